@@ -1,0 +1,46 @@
+//! Transient entities in TPM memory (Part 1 §15.3): loaded objects and
+//! sequence objects, addressed by TPM_HT_TRANSIENT handles.
+
+use crate::constants::rh;
+use crate::rc::Rc;
+
+use super::sequence::SequenceObject;
+use super::Tpm;
+
+/// Object slots: how many transient entities may be loaded at once
+/// (TPM_PT_HR_TRANSIENT_MIN / MAX_LOADED_OBJECTS).
+pub(crate) const MAX_LOADED_OBJECTS: usize = 3;
+
+/// A loaded transient entity.
+pub(crate) enum Transient {
+    /// A hash, HMAC or event sequence (Part 3 §17).
+    Sequence(Box<SequenceObject>),
+}
+
+impl Tpm {
+    /// Places `t` in a free transient slot and returns its handle, or
+    /// TPM_RC_OBJECT_MEMORY when every slot is taken.
+    pub(crate) fn load_transient(&mut self, t: Transient) -> Result<u32, Rc> {
+        if self.vol.transients.len() >= MAX_LOADED_OBJECTS {
+            return Err(Rc::OBJECT_MEMORY);
+        }
+        let mut h = rh::TRANSIENT_FIRST;
+        while self.vol.transients.contains_key(&h) {
+            h += 1;
+        }
+        self.vol.transients.insert(h, t);
+        Ok(h)
+    }
+
+    pub(crate) fn transient(&self, handle: u32) -> Option<&Transient> {
+        self.vol.transients.get(&handle)
+    }
+
+    pub(crate) fn transient_mut(&mut self, handle: u32) -> Option<&mut Transient> {
+        self.vol.transients.get_mut(&handle)
+    }
+
+    pub(crate) fn flush_transient(&mut self, handle: u32) -> Option<Transient> {
+        self.vol.transients.remove(&handle)
+    }
+}

@@ -1,0 +1,13 @@
+//! TODO(owner): implement.
+
+use super::dispatch::Ctx;
+use super::Tpm;
+use crate::rc::Rc;
+
+pub(crate) fn stir_random(_tpm: &mut Tpm, _ctx: &mut Ctx<'_>) -> Result<(), Rc> {
+    Err(Rc::COMMAND_CODE)
+}
+
+pub(crate) fn get_random(_tpm: &mut Tpm, _ctx: &mut Ctx<'_>) -> Result<(), Rc> {
+    Err(Rc::COMMAND_CODE)
+}

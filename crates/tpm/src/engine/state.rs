@@ -1,0 +1,439 @@
+//! The engine's state: what survives a power cycle (permanent, persisted by
+//! the host as a blob) and what does not (volatile).
+//!
+//! The blob format is `MAGIC || version u32 || body_len u32 || body ||
+//! SHA-256(all preceding bytes)`, the body a sequence of tagged fields. A
+//! blob is accepted whole or not at all: bad magic, unknown version,
+//! length mismatch, checksum mismatch, unknown or missing fields are all
+//! refused, so a torn or tampered file is never loaded half-way. (Integrity
+//! against a deliberate attacker is the host store's job — vtpmd seals the
+//! blob with an AEAD; this checksum catches accidents.)
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use zeroize::Zeroizing;
+
+use crate::crypto::{Drbg, HashAlg};
+use crate::types::{PcrSelection, PcrSelectionList, IMPLEMENTATION_PCR};
+use crate::wire::{Codec, Reader, WireError};
+
+use super::Transient;
+
+const MAGIC: &[u8; 8] = b"TCTPMST\0";
+const FORMAT_VERSION: u32 = 1;
+
+/// Why a state blob was refused.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum StateError {
+    #[error("not a trustcloud TPM state blob (bad magic)")]
+    BadMagic,
+    #[error("state blob format version {0} is not supported (this build reads version {FORMAT_VERSION})")]
+    Version(u32),
+    #[error("state blob is truncated or has trailing bytes")]
+    Length,
+    #[error("state blob checksum mismatch: the file is corrupt")]
+    Checksum,
+    #[error("state blob field {tag:#06x} is malformed: {err}")]
+    Field { tag: u16, err: WireError },
+    #[error("state blob lacks required field {0:#06x}")]
+    Missing(u16),
+    #[error("state blob has unknown field {0:#06x} (written by a newer version?)")]
+    UnknownField(u16),
+}
+
+/// A 64-byte secret (seed or proof value), zeroized on drop.
+pub(crate) type Secret = Zeroizing<Vec<u8>>;
+
+/// How the TPM was last shut down (Part 1 §12.2 orderly shutdown).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Orderly {
+    /// No TPM2_Shutdown before power loss (or TPM running): disorderly.
+    None,
+    Clear,
+    State,
+}
+
+/// Volatile state preserved by TPM2_Shutdown(STATE) for a later
+/// TPM2_Startup(STATE) (TPM Resume, Part 1 §12.2.3).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct SavedState {
+    /// Every allocated bank's PCR values at shutdown.
+    pub pcr_banks: Vec<PcrBank>,
+    pub pcr_update_counter: u32,
+    /// TPMS_CLOCK_INFO.restartCount etc. are in the permanent state; only
+    /// what Startup(STATE) restores goes here.
+    pub platform_auth: Vec<u8>,
+}
+
+/// Everything that survives _TPM_Init.
+pub(crate) struct PermanentState {
+    pub eps: Secret,
+    pub sps: Secret,
+    pub pps: Secret,
+    pub ph_proof: Secret,
+    pub sh_proof: Secret,
+    pub eh_proof: Secret,
+    pub owner_auth: Secret,
+    pub endorsement_auth: Secret,
+    pub lockout_auth: Secret,
+    /// Clock (ms) at the moment the blob was last written or Clock was set.
+    pub clock: u64,
+    /// Whether no larger Clock was ever reported (TPMS_CLOCK_INFO.safe).
+    pub clock_safe: bool,
+    pub reset_count: u32,
+    pub restart_count: u32,
+    pub pcr_allocation: PcrSelectionList,
+    /// Set by TPM2_PCR_Allocate, applied at the next TPM Reset.
+    pub pending_allocation: Option<PcrSelectionList>,
+    pub orderly: Orderly,
+    pub saved: Option<SavedState>,
+}
+
+impl PermanentState {
+    pub fn manufacture(drbg: &mut Drbg, banks: &[HashAlg]) -> Self {
+        let mut secret = || Zeroizing::new(drbg.bytes(64));
+        PermanentState {
+            eps: secret(),
+            sps: secret(),
+            pps: secret(),
+            ph_proof: secret(),
+            sh_proof: secret(),
+            eh_proof: secret(),
+            owner_auth: Zeroizing::new(Vec::new()),
+            endorsement_auth: Zeroizing::new(Vec::new()),
+            lockout_auth: Zeroizing::new(Vec::new()),
+            clock: 0,
+            clock_safe: true,
+            reset_count: 0,
+            restart_count: 0,
+            pcr_allocation: PcrSelectionList(banks.iter().map(|&h| PcrSelection::all(h)).collect()),
+            pending_allocation: None,
+            orderly: Orderly::None,
+            saved: None,
+        }
+    }
+
+    pub fn to_blob(&self, clock_now: u64) -> Vec<u8> {
+        let mut body = Vec::new();
+        let mut field = |tag: u16, bytes: &[u8]| {
+            tag.encode(&mut body);
+            (bytes.len() as u32).encode(&mut body);
+            body.extend_from_slice(bytes);
+        };
+        field(tag::EPS, &self.eps);
+        field(tag::SPS, &self.sps);
+        field(tag::PPS, &self.pps);
+        field(tag::PH_PROOF, &self.ph_proof);
+        field(tag::SH_PROOF, &self.sh_proof);
+        field(tag::EH_PROOF, &self.eh_proof);
+        field(tag::OWNER_AUTH, &self.owner_auth);
+        field(tag::ENDORSEMENT_AUTH, &self.endorsement_auth);
+        field(tag::LOCKOUT_AUTH, &self.lockout_auth);
+        let mut clock = Vec::new();
+        clock_now.encode(&mut clock);
+        self.clock_safe.encode(&mut clock);
+        self.reset_count.encode(&mut clock);
+        self.restart_count.encode(&mut clock);
+        field(tag::CLOCK, &clock);
+        field(tag::PCR_ALLOCATION, &self.pcr_allocation.to_bytes());
+        if let Some(p) = &self.pending_allocation {
+            field(tag::PENDING_ALLOCATION, &p.to_bytes());
+        }
+        let orderly = match self.orderly {
+            Orderly::None => 0u8,
+            Orderly::Clear => 1,
+            Orderly::State => 2,
+        };
+        field(tag::ORDERLY, &[orderly]);
+        if let Some(s) = &self.saved {
+            field(tag::SAVED_STATE, &s.to_bytes());
+        }
+
+        let mut out = Vec::with_capacity(body.len() + 48);
+        out.extend_from_slice(MAGIC);
+        FORMAT_VERSION.encode(&mut out);
+        (body.len() as u32).encode(&mut out);
+        out.extend_from_slice(&body);
+        let sum = HashAlg::Sha256.digest(&[&out]);
+        out.extend_from_slice(&sum);
+        out
+    }
+
+    pub fn from_blob(blob: &[u8]) -> Result<Self, StateError> {
+        if blob.len() < MAGIC.len() + 8 + 32 {
+            return Err(if blob.starts_with(MAGIC) || blob.is_empty() {
+                StateError::Length
+            } else {
+                StateError::BadMagic
+            });
+        }
+        if &blob[..MAGIC.len()] != MAGIC {
+            return Err(StateError::BadMagic);
+        }
+        let (content, sum) = blob.split_at(blob.len() - 32);
+        let mut r = Reader::new(&content[MAGIC.len()..]);
+        let version = r.u32().map_err(|_| StateError::Length)?;
+        if version != FORMAT_VERSION {
+            return Err(StateError::Version(version));
+        }
+        let body_len = r.u32().map_err(|_| StateError::Length)? as usize;
+        if body_len != r.remaining() {
+            return Err(StateError::Length);
+        }
+        if !bool::from(subtle::ConstantTimeEq::ct_eq(
+            HashAlg::Sha256.digest(&[content]).as_slice(),
+            sum,
+        )) {
+            return Err(StateError::Checksum);
+        }
+
+        let mut fields: BTreeMap<u16, &[u8]> = BTreeMap::new();
+        while !r.is_empty() {
+            let t = r.u16().map_err(|_| StateError::Length)?;
+            let n = r.u32().map_err(|_| StateError::Length)? as usize;
+            let v = r.take(n).map_err(|_| StateError::Length)?;
+            if !tag::KNOWN.contains(&t) {
+                return Err(StateError::UnknownField(t));
+            }
+            fields.insert(t, v);
+        }
+        let get = |t: u16| fields.get(&t).copied().ok_or(StateError::Missing(t));
+        let secret = |t: u16| -> Result<Secret, StateError> {
+            let v = get(t)?;
+            if v.len() > 128 {
+                return Err(StateError::Field {
+                    tag: t,
+                    err: WireError::Size,
+                });
+            }
+            Ok(Zeroizing::new(v.to_vec()))
+        };
+        let parse = |t: u16, v: &[u8]| -> Result<PcrSelectionList, StateError> {
+            PcrSelectionList::from_bytes(v).map_err(|err| StateError::Field { tag: t, err })
+        };
+
+        let mut cr = Reader::new(get(tag::CLOCK)?);
+        let clock_err = |err| StateError::Field {
+            tag: tag::CLOCK,
+            err,
+        };
+        let clock = cr.u64().map_err(clock_err)?;
+        let clock_safe = bool::decode(&mut cr).map_err(clock_err)?;
+        let reset_count = cr.u32().map_err(clock_err)?;
+        let restart_count = cr.u32().map_err(clock_err)?;
+
+        let orderly = match get(tag::ORDERLY)? {
+            [0] => Orderly::None,
+            [1] => Orderly::Clear,
+            [2] => Orderly::State,
+            _ => {
+                return Err(StateError::Field {
+                    tag: tag::ORDERLY,
+                    err: WireError::Value,
+                })
+            }
+        };
+        let saved = match fields.get(&tag::SAVED_STATE) {
+            Some(v) => Some(SavedState::from_bytes(v).map_err(|err| StateError::Field {
+                tag: tag::SAVED_STATE,
+                err,
+            })?),
+            None => None,
+        };
+        Ok(PermanentState {
+            eps: secret(tag::EPS)?,
+            sps: secret(tag::SPS)?,
+            pps: secret(tag::PPS)?,
+            ph_proof: secret(tag::PH_PROOF)?,
+            sh_proof: secret(tag::SH_PROOF)?,
+            eh_proof: secret(tag::EH_PROOF)?,
+            owner_auth: secret(tag::OWNER_AUTH)?,
+            endorsement_auth: secret(tag::ENDORSEMENT_AUTH)?,
+            lockout_auth: secret(tag::LOCKOUT_AUTH)?,
+            clock,
+            clock_safe,
+            reset_count,
+            restart_count,
+            pcr_allocation: parse(tag::PCR_ALLOCATION, get(tag::PCR_ALLOCATION)?)?,
+            pending_allocation: match fields.get(&tag::PENDING_ALLOCATION) {
+                Some(v) => Some(parse(tag::PENDING_ALLOCATION, v)?),
+                None => None,
+            },
+            orderly,
+            saved,
+        })
+    }
+}
+
+/// Field tags of the state blob body. New fields get new tags; a tag's
+/// meaning never changes.
+mod tag {
+    pub const EPS: u16 = 0x0001;
+    pub const SPS: u16 = 0x0002;
+    pub const PPS: u16 = 0x0003;
+    pub const PH_PROOF: u16 = 0x0004;
+    pub const SH_PROOF: u16 = 0x0005;
+    pub const EH_PROOF: u16 = 0x0006;
+    pub const OWNER_AUTH: u16 = 0x0010;
+    pub const ENDORSEMENT_AUTH: u16 = 0x0011;
+    pub const LOCKOUT_AUTH: u16 = 0x0012;
+    pub const CLOCK: u16 = 0x0020;
+    pub const PCR_ALLOCATION: u16 = 0x0030;
+    pub const PENDING_ALLOCATION: u16 = 0x0031;
+    pub const ORDERLY: u16 = 0x0040;
+    pub const SAVED_STATE: u16 = 0x0041;
+    pub const KNOWN: &[u16] = &[
+        EPS,
+        SPS,
+        PPS,
+        PH_PROOF,
+        SH_PROOF,
+        EH_PROOF,
+        OWNER_AUTH,
+        ENDORSEMENT_AUTH,
+        LOCKOUT_AUTH,
+        CLOCK,
+        PCR_ALLOCATION,
+        PENDING_ALLOCATION,
+        ORDERLY,
+        SAVED_STATE,
+    ];
+}
+
+/// One PCR bank: the values of the PCRs allocated in it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct PcrBank {
+    pub alg: HashAlg,
+    /// Which PCRs are allocated in this bank.
+    pub allocated: PcrSelection,
+    /// `IMPLEMENTATION_PCR` digests, concatenated.
+    pub values: Vec<u8>,
+}
+
+impl PcrBank {
+    pub fn new(allocated: &PcrSelection) -> Self {
+        PcrBank {
+            alg: allocated.hash,
+            allocated: allocated.clone(),
+            values: vec![0; IMPLEMENTATION_PCR * allocated.hash.digest_size()],
+        }
+    }
+
+    pub fn get(&self, pcr: usize) -> Option<&[u8]> {
+        let n = self.alg.digest_size();
+        self.values.get(pcr * n..(pcr + 1) * n)
+    }
+
+    pub fn get_mut(&mut self, pcr: usize) -> Option<&mut [u8]> {
+        let n = self.alg.digest_size();
+        self.values.get_mut(pcr * n..(pcr + 1) * n)
+    }
+}
+
+impl Codec for PcrBank {
+    fn encode(&self, out: &mut Vec<u8>) {
+        self.allocated.encode(out);
+        out.extend_from_slice(&self.values);
+    }
+    fn decode(r: &mut Reader<'_>) -> Result<Self, WireError> {
+        let allocated = PcrSelection::decode(r)?;
+        let n = IMPLEMENTATION_PCR * allocated.hash.digest_size();
+        let values = r.take(n)?.to_vec();
+        Ok(PcrBank {
+            alg: allocated.hash,
+            allocated,
+            values,
+        })
+    }
+}
+
+impl Codec for SavedState {
+    fn encode(&self, out: &mut Vec<u8>) {
+        crate::wire::encode_list_u32(&self.pcr_banks, out);
+        self.pcr_update_counter.encode(out);
+        crate::wire::Tpm2bBytes::<64>(self.platform_auth.clone()).encode(out);
+    }
+    fn decode(r: &mut Reader<'_>) -> Result<Self, WireError> {
+        Ok(SavedState {
+            pcr_banks: crate::wire::decode_list_u32(r, crate::types::HASH_COUNT)?,
+            pcr_update_counter: r.u32()?,
+            platform_auth: crate::types::Auth2b::decode(r)?.0.clone(),
+        })
+    }
+}
+
+/// Everything lost at _TPM_Init unless saved by Shutdown(STATE).
+pub(crate) struct VolatileState {
+    pub pcr_banks: Vec<PcrBank>,
+    /// TPM_PT_... pcrUpdateCounter (Part 2 §10.9.7, PCR_Read response).
+    pub pcr_update_counter: u32,
+    /// Loaded transient objects and sequences, by handle.
+    pub transients: BTreeMap<u32, Transient>,
+    /// Platform authorization: empty after every Startup(CLEAR).
+    pub platform_auth: Secret,
+    /// Null hierarchy proof, new at every TPM Reset.
+    pub null_proof: Secret,
+    pub ph_enable: bool,
+    pub sh_enable: bool,
+    pub eh_enable: bool,
+    pub ph_enable_nv: bool,
+    /// Algorithms that have passed self-test since power-on.
+    pub tested: BTreeSet<u16>,
+    /// Locality of the TPM2_Startup command (PCR 0 initial value, PC Client).
+    pub startup_locality: u8,
+}
+
+impl VolatileState {
+    pub fn new(allocation: &PcrSelectionList) -> Self {
+        VolatileState {
+            pcr_banks: allocation.0.iter().map(PcrBank::new).collect(),
+            pcr_update_counter: 0,
+            transients: BTreeMap::new(),
+            platform_auth: Zeroizing::new(Vec::new()),
+            null_proof: Zeroizing::new(Vec::new()),
+            ph_enable: true,
+            sh_enable: true,
+            eh_enable: true,
+            ph_enable_nv: true,
+            tested: BTreeSet::new(),
+            startup_locality: 0,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> PermanentState {
+        let mut d = Drbg::new([7; 32]);
+        PermanentState::manufacture(&mut d, &[HashAlg::Sha256, HashAlg::Sm3_256])
+    }
+
+    #[test]
+    fn blob_round_trip() {
+        let p = sample();
+        let blob = p.to_blob(1234);
+        let q = PermanentState::from_blob(&blob).expect("round trip");
+        assert_eq!(q.clock, 1234);
+        assert_eq!(*q.eps, *p.eps);
+        assert_eq!(q.pcr_allocation, p.pcr_allocation);
+        assert_eq!(q.to_blob(1234), blob);
+    }
+
+    #[test]
+    fn every_truncation_and_bit_flip_is_refused() {
+        let blob = sample().to_blob(99);
+        for n in 0..blob.len() {
+            assert!(
+                PermanentState::from_blob(&blob[..n]).is_err(),
+                "truncated at {n}"
+            );
+        }
+        for i in (0..blob.len()).step_by(7) {
+            let mut b = blob.clone();
+            b[i] ^= 0x10;
+            assert!(PermanentState::from_blob(&b).is_err(), "flip at {i}");
+        }
+    }
+}

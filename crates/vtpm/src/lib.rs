@@ -1,0 +1,1 @@
+//! vTPM hosting: transports and state storage.
