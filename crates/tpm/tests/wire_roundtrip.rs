@@ -21,7 +21,8 @@ fn pcr_selection() -> impl Strategy<Value = PcrSelection> {
 
 fn ha() -> impl Strategy<Value = Ha> {
     hash_alg().prop_flat_map(|alg| {
-        prop::collection::vec(any::<u8>(), alg.digest_size()).prop_map(move |digest| Ha { alg, digest })
+        prop::collection::vec(any::<u8>(), alg.digest_size())
+            .prop_map(move |digest| Ha { alg, digest })
     })
 }
 

@@ -35,6 +35,13 @@ fn trim(v: &[u8]) -> &[u8] {
     &v[..end]
 }
 
+/// Whether a failed authorization of `handle` counts against the
+/// dictionary-attack lockout (Part 1 §19.8): of today's entities only
+/// TPM_RH_LOCKOUT is protected.
+fn is_da_protected(handle: u32) -> bool {
+    handle == rh::LOCKOUT
+}
+
 /// Checks a password session (session number `n`) against `handle`.
 pub(crate) fn check_password(tpm: &Tpm, handle: u32, s: &AuthCommand, n: u32) -> Result<(), Rc> {
     if !s.nonce.is_empty() {
@@ -51,8 +58,13 @@ pub(crate) fn check_password(tpm: &Tpm, handle: u32, s: &AuthCommand, n: u32) ->
     let expected = auth_value(tpm, handle)?;
     if bool::from(trim(&expected).ct_eq(trim(s.hmac.as_slice()))) {
         Ok(())
-    } else {
+    } else if is_da_protected(handle) {
         Err(Rc::AUTH_FAIL.session(n))
+    } else {
+        // Entities outside dictionary-attack protection report
+        // TPM_RC_BAD_AUTH (Part 1 §19.7.2), as libtpms does for PCRs,
+        // sequences and the owner/endorsement/platform hierarchies.
+        Err(Rc::BAD_AUTH.session(n))
     }
 }
 

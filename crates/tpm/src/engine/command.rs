@@ -3,7 +3,7 @@
 //! checks them (Part 3 §5), so malformed commands get the same response
 //! codes a hardware TPM gives.
 
-use crate::constants::{rh, st};
+use crate::constants::{cc, rh, st};
 use crate::rc::Rc;
 use crate::types::{AuthCommand, IMPLEMENTATION_PCR};
 use crate::wire::{Codec, Reader};
@@ -71,9 +71,19 @@ fn run(tpm: &mut Tpm, locality: u8, command: &[u8]) -> Result<Vec<u8>, Fail> {
     }
     let code = r.u32().map_err(|_| Rc::INSUFFICIENT)?;
     let def = dispatch::find(code).ok_or(Rc::COMMAND_CODE)?;
-    if tpm.started == (code == crate::constants::cc::STARTUP) {
+    // In failure mode only GetTestResult and GetCapability run (Part 1 §12.3.5).
+    if super::selftest::in_failure_mode(tpm)
+        && code != cc::GET_TEST_RESULT
+        && code != cc::GET_CAPABILITY
+    {
+        return Err(Rc::FAILURE.into());
+    }
+    if tpm.started == (code == cc::STARTUP) {
         return Err(Rc::INITIALIZE.into());
     }
+    // Clock advances and is committed to NV at its update interval
+    // before each command (Part 1 §36.4; reference TimeUpdateToCurrent).
+    super::clock::update(tpm);
 
     // Handle area (Part 3 §5.4): type checks, then "is it loaded".
     let mut handles = Vec::with_capacity(def.handles.len());
@@ -200,14 +210,21 @@ fn check_handle(tpm: &Tpm, kind: HandleKind, h: u32, n: u32) -> Result<(), Rc> {
                 Err(Rc::VALUE.handle(n))
             }
         }
+        // TPMI_DH_OBJECT (Part 2 §9.3): a transient handle outside the
+        // implemented slots is a bad value; an empty slot is a reference
+        // warning; a persistent handle with nothing behind it is
+        // TPM_RC_HANDLE — as the reference code's EntityGetLoadStatus.
         HandleKind::Object => match rh::handle_type(h) {
-            rh::HT_TRANSIENT | rh::HT_PERSISTENT => {
-                if tpm.transient(h).is_some() {
+            rh::HT_TRANSIENT => {
+                if (h - rh::TRANSIENT_FIRST) as usize >= super::objects::MAX_LOADED_OBJECTS {
+                    Err(Rc::VALUE.handle(n))
+                } else if tpm.transient(h).is_some() {
                     Ok(())
                 } else {
                     Err(Rc(RC_REFERENCE_H0 + n - 1))
                 }
             }
+            rh::HT_PERSISTENT => Err(Rc::HANDLE.handle(n)),
             _ => Err(Rc::VALUE.handle(n)),
         },
     }

@@ -26,7 +26,6 @@ pub(crate) enum HandleKind {
 pub(crate) enum Role {
     None,
     User,
-    Admin,
 }
 
 /// One command's definition.
@@ -37,6 +36,8 @@ pub(crate) struct CommandDef {
     pub r_handle: bool,
     /// Whether the command may write NV (TPMA_CC.nv).
     pub nv: bool,
+    /// Whether the command flushes the object it is given (TPMA_CC.flushed).
+    pub flushed: bool,
     pub run: Handler,
 }
 
@@ -127,61 +128,52 @@ const PCR_OBJECT_USER: &[(HandleKind, Role)] = &[
     (HandleKind::Object, Role::User),
 ];
 
+/// `def!(code, handles, handler, flags...)`: the flags (`nv`, `r_handle`,
+/// `flushed`) are the TPMA_CC attributes the reference implementation gives
+/// the command (Part 2 §8.9; CommandAttributeData.h).
 macro_rules! def {
-    ($code:expr, $handles:expr, $run:expr) => {
-        CommandDef {
+    ($code:expr, $handles:expr, $run:expr $(, $flag:ident)*) => {{
+        #[allow(unused_mut)]
+        let mut d = CommandDef {
             code: $code,
             handles: $handles,
             r_handle: false,
             nv: false,
+            flushed: false,
             run: $run,
-        }
-    };
-    ($code:expr, $handles:expr, $run:expr, r_handle) => {
-        CommandDef {
-            code: $code,
-            handles: $handles,
-            r_handle: true,
-            nv: false,
-            run: $run,
-        }
-    };
-    ($code:expr, $handles:expr, $run:expr, nv) => {
-        CommandDef {
-            code: $code,
-            handles: $handles,
-            r_handle: false,
-            nv: true,
-            run: $run,
-        }
-    };
+        };
+        $(d.$flag = true;)*
+        d
+    }};
 }
 
 /// Every implemented command, sorted by command code.
 pub(crate) static COMMANDS: &[CommandDef] = &[
-    def!(cc::PCR_ALLOCATE, PLATFORM_USER, pcr::pcr_allocate, nv),
     def!(cc::CLOCK_SET, PROVISION_USER, clock::clock_set, nv),
+    def!(cc::PCR_ALLOCATE, PLATFORM_USER, pcr::pcr_allocate, nv),
     def!(
         cc::CLOCK_RATE_ADJUST,
         PROVISION_USER,
         clock::clock_rate_adjust
     ),
-    def!(cc::PCR_EVENT, PCR_USER, pcr::pcr_event),
-    def!(cc::PCR_RESET, PCR_NONULL_USER, pcr::pcr_reset),
+    def!(cc::PCR_EVENT, PCR_USER, pcr::pcr_event, nv),
+    def!(cc::PCR_RESET, PCR_NONULL_USER, pcr::pcr_reset, nv),
     def!(
         cc::SEQUENCE_COMPLETE,
         OBJECT_USER,
-        sequence::sequence_complete
+        sequence::sequence_complete,
+        flushed
     ),
     def!(
         cc::INCREMENTAL_SELF_TEST,
         NONE,
-        selftest::incremental_self_test
+        selftest::incremental_self_test,
+        nv
     ),
-    def!(cc::SELF_TEST, NONE, selftest::self_test),
+    def!(cc::SELF_TEST, NONE, selftest::self_test, nv),
     def!(cc::STARTUP, NONE, startup::startup, nv),
     def!(cc::SHUTDOWN, NONE, startup::shutdown, nv),
-    def!(cc::STIR_RANDOM, NONE, random::stir_random),
+    def!(cc::STIR_RANDOM, NONE, random::stir_random, nv),
     def!(cc::SEQUENCE_UPDATE, OBJECT_USER, sequence::sequence_update),
     def!(cc::GET_CAPABILITY, NONE, capability::get_capability),
     def!(cc::GET_RANDOM, NONE, random::get_random),
@@ -189,11 +181,13 @@ pub(crate) static COMMANDS: &[CommandDef] = &[
     def!(cc::HASH, NONE, hash_cmds::hash),
     def!(cc::PCR_READ, NONE, pcr::pcr_read),
     def!(cc::READ_CLOCK, NONE, clock::read_clock),
-    def!(cc::PCR_EXTEND, PCR_USER, pcr::pcr_extend),
+    def!(cc::PCR_EXTEND, PCR_USER, pcr::pcr_extend, nv),
     def!(
         cc::EVENT_SEQUENCE_COMPLETE,
         PCR_OBJECT_USER,
-        sequence::event_sequence_complete
+        sequence::event_sequence_complete,
+        nv,
+        flushed
     ),
     def!(
         cc::HASH_SEQUENCE_START,

@@ -6,6 +6,7 @@
 //! command's action. Every failure becomes a response code; nothing panics
 //! on outside bytes.
 
+mod algorithms;
 mod auth;
 mod capability;
 mod clock;

@@ -53,16 +53,35 @@ pub(crate) enum Orderly {
     State,
 }
 
-/// Volatile state preserved by TPM2_Shutdown(STATE) for a later
-/// TPM2_Startup(STATE) (TPM Resume, Part 1 §12.2.3).
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// Volatile state preserved by TPM2_Shutdown(STATE) (the reference code's
+/// STATE_CLEAR and STATE_RESET data, Part 1 §12.2.3 / §36.5): TPM Resume
+/// (Startup(STATE)) restores all of it, TPM Restart (Startup(CLEAR) after
+/// Shutdown(STATE)) only the reset-scoped part (`pcr_update_counter`,
+/// `null_proof`).
+#[derive(Clone, PartialEq, Eq)]
 pub(crate) struct SavedState {
-    /// Every allocated bank's PCR values at shutdown.
+    /// Every allocated bank's PCR values at shutdown; Resume restores only
+    /// the PCRs with the stateSave attribute.
     pub pcr_banks: Vec<PcrBank>,
     pub pcr_update_counter: u32,
-    /// TPMS_CLOCK_INFO.restartCount etc. are in the permanent state; only
-    /// what Startup(STATE) restores goes here.
-    pub platform_auth: Vec<u8>,
+    pub platform_auth: Secret,
+    pub null_proof: Secret,
+    /// Locality of the Startup that began the saved cycle: a Resume must
+    /// come from the same locality class (reference STARTUP_LOCALITY_3).
+    pub startup_locality: u8,
+    pub sh_enable: bool,
+    pub eh_enable: bool,
+    pub ph_enable_nv: bool,
+}
+
+impl std::fmt::Debug for SavedState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SavedState")
+            .field("pcr_banks", &self.pcr_banks)
+            .field("pcr_update_counter", &self.pcr_update_counter)
+            .field("startup_locality", &self.startup_locality)
+            .finish_non_exhaustive()
+    }
 }
 
 /// Everything that survives _TPM_Init.
@@ -76,14 +95,19 @@ pub(crate) struct PermanentState {
     pub owner_auth: Secret,
     pub endorsement_auth: Secret,
     pub lockout_auth: Secret,
-    /// Clock (ms) at the moment the blob was last written or Clock was set.
+    /// Clock (ms) as last committed to NV: at the last Shutdown, ClockSet
+    /// or crossing of a [`super::clock::CLOCK_UPDATE_INTERVAL_MS`] boundary
+    /// (Part 1 §36.4). A power loss rolls Clock back to this value.
     pub clock: u64,
     /// Whether no larger Clock was ever reported (TPMS_CLOCK_INFO.safe).
     pub clock_safe: bool,
     pub reset_count: u32,
     pub restart_count: u32,
+    /// One selection per implemented hash, in TPM_ALG_ID order, empty for
+    /// unallocated banks (as the reference code keeps gp.pcrAllocated).
     pub pcr_allocation: PcrSelectionList,
-    /// Set by TPM2_PCR_Allocate, applied at the next TPM Reset.
+    /// Set by TPM2_PCR_Allocate, applied at the next TPM2_Startup(CLEAR)
+    /// (Part 3 §22.5.1).
     pub pending_allocation: Option<PcrSelectionList>,
     pub orderly: Orderly,
     pub saved: Option<SavedState>,
@@ -106,9 +130,16 @@ impl PermanentState {
             clock_safe: true,
             reset_count: 0,
             restart_count: 0,
-            pcr_allocation: PcrSelectionList(banks.iter().map(|&h| PcrSelection::all(h)).collect()),
+            pcr_allocation: full_allocation(
+                &banks
+                    .iter()
+                    .map(|&h| PcrSelection::all(h))
+                    .collect::<Vec<_>>(),
+            ),
             pending_allocation: None,
-            orderly: Orderly::None,
+            // A TPM leaves manufacturing shut down in order: its first
+            // Startup(CLEAR) reports Clock as safe (as libtpms does).
+            orderly: Orderly::Clear,
             saved: None,
         }
     }
@@ -254,15 +285,35 @@ impl PermanentState {
             clock_safe,
             reset_count,
             restart_count,
-            pcr_allocation: parse(tag::PCR_ALLOCATION, get(tag::PCR_ALLOCATION)?)?,
+            pcr_allocation: full_allocation(
+                &parse(tag::PCR_ALLOCATION, get(tag::PCR_ALLOCATION)?)?.0,
+            ),
             pending_allocation: match fields.get(&tag::PENDING_ALLOCATION) {
-                Some(v) => Some(parse(tag::PENDING_ALLOCATION, v)?),
+                Some(v) => Some(full_allocation(&parse(tag::PENDING_ALLOCATION, v)?.0)),
                 None => None,
             },
             orderly,
             saved,
         })
     }
+}
+
+/// An allocation naming every implemented hash once, in TPM_ALG_ID order:
+/// banks absent from `sels` are empty, and when a bank appears more than
+/// once the last selection wins (Part 3 §22.5.1).
+pub(crate) fn full_allocation(sels: &[PcrSelection]) -> PcrSelectionList {
+    PcrSelectionList(
+        HashAlg::ALL
+            .iter()
+            .map(|&h| {
+                sels.iter()
+                    .rev()
+                    .find(|s| s.hash == h)
+                    .cloned()
+                    .unwrap_or_else(|| PcrSelection::none(h))
+            })
+            .collect(),
+    )
 }
 
 /// Field tags of the state blob body. New fields get new tags; a tag's
@@ -351,15 +402,42 @@ impl Codec for SavedState {
     fn encode(&self, out: &mut Vec<u8>) {
         crate::wire::encode_list_u32(&self.pcr_banks, out);
         self.pcr_update_counter.encode(out);
-        crate::wire::Tpm2bBytes::<64>(self.platform_auth.clone()).encode(out);
+        crate::wire::Tpm2bBytes::<64>(self.platform_auth.to_vec()).encode(out);
+        crate::wire::Tpm2bBytes::<64>(self.null_proof.to_vec()).encode(out);
+        self.startup_locality.encode(out);
+        self.sh_enable.encode(out);
+        self.eh_enable.encode(out);
+        self.ph_enable_nv.encode(out);
     }
     fn decode(r: &mut Reader<'_>) -> Result<Self, WireError> {
+        let pcr_banks: Vec<PcrBank> = crate::wire::decode_list_u32(r, crate::types::HASH_COUNT)?;
+        let pcr_update_counter = r.u32()?;
+        let platform_auth = Zeroizing::new(crate::types::Auth2b::decode(r)?.0.clone());
+        let null_proof = Zeroizing::new(crate::types::Auth2b::decode(r)?.0.clone());
+        let startup_locality = r.u8()?;
+        if startup_locality > 4 {
+            return Err(WireError::Value);
+        }
         Ok(SavedState {
-            pcr_banks: crate::wire::decode_list_u32(r, crate::types::HASH_COUNT)?,
-            pcr_update_counter: r.u32()?,
-            platform_auth: crate::types::Auth2b::decode(r)?.0.clone(),
+            pcr_banks,
+            pcr_update_counter,
+            platform_auth,
+            null_proof,
+            startup_locality,
+            sh_enable: bool::decode(r)?,
+            eh_enable: bool::decode(r)?,
+            ph_enable_nv: bool::decode(r)?,
         })
     }
+}
+
+/// The running Clock (Part 1 §36.2): `base` ms at host time `anchor_ms`,
+/// advancing at `CLOCK_NOMINAL / rate` of host speed (TPM2_ClockRateAdjust).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct ClockState {
+    pub base: u64,
+    pub anchor_ms: u64,
+    pub rate: u32,
 }
 
 /// Everything lost at _TPM_Init unless saved by Shutdown(STATE).
@@ -379,8 +457,16 @@ pub(crate) struct VolatileState {
     pub ph_enable_nv: bool,
     /// Algorithms that have passed self-test since power-on.
     pub tested: BTreeSet<u16>,
+    /// The algorithm whose known-answer test failed, if one did: the TPM
+    /// is then in failure mode (Part 1 §12.3, Part 3 §10.2) until _TPM_Init.
+    pub test_failure: Option<u16>,
     /// Locality of the TPM2_Startup command (PCR 0 initial value, PC Client).
     pub startup_locality: u8,
+    /// Clock progress since power-on (see `clock.rs`).
+    pub clock: ClockState,
+    /// Whether the last TPM2_Startup followed an orderly TPM2_Shutdown
+    /// (TPMA_STARTUP_CLEAR.orderly, Part 2 §8.11).
+    pub orderly_startup: bool,
 }
 
 impl VolatileState {
@@ -396,7 +482,14 @@ impl VolatileState {
             eh_enable: true,
             ph_enable_nv: true,
             tested: BTreeSet::new(),
+            test_failure: None,
             startup_locality: 0,
+            clock: ClockState {
+                base: 0,
+                anchor_ms: 0,
+                rate: super::clock::CLOCK_NOMINAL,
+            },
+            orderly_startup: false,
         }
     }
 }
@@ -419,6 +512,100 @@ mod tests {
         assert_eq!(*q.eps, *p.eps);
         assert_eq!(q.pcr_allocation, p.pcr_allocation);
         assert_eq!(q.to_blob(1234), blob);
+    }
+
+    /// A state as after Shutdown(STATE) with an allocation pending.
+    fn sample_saved() -> PermanentState {
+        let mut p = sample();
+        let mut bank = PcrBank::new(&PcrSelection::all(HashAlg::Sha256));
+        if let Some(v) = bank.get_mut(3) {
+            v.fill(0x33);
+        }
+        p.saved = Some(SavedState {
+            pcr_banks: vec![
+                bank,
+                PcrBank::new(&PcrSelection::with(HashAlg::Sha1, &[0, 17])),
+            ],
+            pcr_update_counter: 77,
+            platform_auth: Zeroizing::new(b"platform".to_vec()),
+            null_proof: Zeroizing::new(vec![9; 64]),
+            startup_locality: 3,
+            sh_enable: false,
+            eh_enable: true,
+            ph_enable_nv: false,
+        });
+        p.orderly = Orderly::State;
+        p.pending_allocation = Some(full_allocation(&[PcrSelection::all(HashAlg::Sha384)]));
+        p.clock_safe = false;
+        p.reset_count = 5;
+        p.restart_count = 2;
+        p
+    }
+
+    #[test]
+    fn manufactured_allocation_lists_every_bank() {
+        let p = sample();
+        let banks: Vec<(HashAlg, bool)> = p
+            .pcr_allocation
+            .0
+            .iter()
+            .map(|s| (s.hash, s.is_empty()))
+            .collect();
+        assert_eq!(
+            banks,
+            vec![
+                (HashAlg::Sha1, true),
+                (HashAlg::Sha256, false),
+                (HashAlg::Sha384, true),
+                (HashAlg::Sha512, true),
+                (HashAlg::Sm3_256, false),
+            ]
+        );
+        assert_eq!(p.orderly, Orderly::Clear);
+    }
+
+    #[test]
+    fn full_allocation_last_selection_wins() {
+        let a = full_allocation(&[
+            PcrSelection::all(HashAlg::Sm3_256),
+            PcrSelection::with(HashAlg::Sha1, &[1]),
+            PcrSelection::with(HashAlg::Sm3_256, &[2]),
+        ]);
+        assert_eq!(a.0.len(), 5);
+        assert_eq!(a.0[0], PcrSelection::with(HashAlg::Sha1, &[1]));
+        assert_eq!(a.0[4], PcrSelection::with(HashAlg::Sm3_256, &[2]));
+        assert!(a.0[1].is_empty() && a.0[2].is_empty() && a.0[3].is_empty());
+    }
+
+    #[test]
+    fn saved_state_round_trip() {
+        let p = sample_saved();
+        let blob = p.to_blob(4321);
+        let q = PermanentState::from_blob(&blob).expect("round trip");
+        assert_eq!(q.saved, p.saved);
+        assert_eq!(q.pending_allocation, p.pending_allocation);
+        assert_eq!(q.orderly, Orderly::State);
+        assert_eq!(
+            (q.clock, q.clock_safe, q.reset_count, q.restart_count),
+            (4321, false, 5, 2)
+        );
+        assert_eq!(q.to_blob(4321), blob);
+    }
+
+    #[test]
+    fn every_truncation_and_bit_flip_of_a_saved_state_is_refused() {
+        let blob = sample_saved().to_blob(1);
+        for n in 0..blob.len() {
+            assert!(
+                PermanentState::from_blob(&blob[..n]).is_err(),
+                "truncated at {n}"
+            );
+        }
+        for i in 0..blob.len() {
+            let mut b = blob.clone();
+            b[i] ^= 0x01;
+            assert!(PermanentState::from_blob(&b).is_err(), "flip at {i}");
+        }
     }
 
     #[test]

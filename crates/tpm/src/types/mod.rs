@@ -2,14 +2,26 @@
 //! one definition of each structure in the project: the engine, the
 //! transports and the verifier all use these.
 
+mod capability;
 mod digest;
 mod pcr;
+mod public_parms;
 mod session;
 mod ticket;
 mod time;
 
+pub use capability::{
+    ActData, AlgProperty, Capabilities, CapabilityData, CommandAttributes, TaggedPcrSelect,
+    TaggedPolicy, TaggedProperty, MAX_ACT_DATA, MAX_CAP_ALGS, MAX_CAP_BUFFER, MAX_CAP_CC,
+    MAX_CAP_DATA, MAX_CAP_HANDLES, MAX_ECC_CURVES, MAX_PCR_PROPERTIES, MAX_TAGGED_POLICIES,
+    MAX_TPM_PROPERTIES,
+};
 pub use digest::{Data2b, Digest2b, DigestList, DigestValues, Event2b, Ha, MaxBuffer};
 pub use pcr::{PcrSelection, PcrSelectionList, IMPLEMENTATION_PCR, PCR_SELECT_MAX, PCR_SELECT_MIN};
+pub use public_parms::{
+    AlgPolicy, AnyAlgorithm, AsymScheme, EccParms, KdfScheme, KeyedHashParms, KeyedHashScheme,
+    PublicParms, RsaParms, SymCipherParms, SymDefObject,
+};
 pub use session::{Auth2b, AuthCommand, AuthResponse, Nonce2b};
 pub use ticket::TkHashcheck;
 pub use time::{ClockInfo, TimeInfo};

@@ -66,6 +66,9 @@ pub enum WireError {
     /// Type not allowed (TPM_RC_TYPE).
     #[error("bad type")]
     Type,
+    /// Key derivation function not allowed (TPM_RC_KDF).
+    #[error("bad KDF")]
+    Kdf,
 }
 
 impl WireError {
@@ -84,6 +87,7 @@ impl WireError {
             WireError::Symmetric => Rc::SYMMETRIC,
             WireError::Mode => Rc::MODE,
             WireError::Type => Rc::TYPE,
+            WireError::Kdf => Rc::KDF,
         }
     }
 }
