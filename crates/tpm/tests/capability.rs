@@ -382,7 +382,11 @@ fn fixed_properties_describe_this_tpm() {
         "PS_FAMILY_INDICATOR: PC Client"
     );
     assert_eq!(property(&p, PT_FIXED + 46), 1024, "MAX_CAP_BUFFER");
-    assert_eq!(property(&p, PT_FIXED + 26), 0x000D, "CONTEXT_HASH sha512, as libtpms");
+    assert_eq!(
+        property(&p, PT_FIXED + 26),
+        0x000D,
+        "CONTEXT_HASH sha512, as libtpms"
+    );
     assert_eq!(property(&p, PT_FIXED + 27), 0x0006, "CONTEXT_SYM aes");
     assert_eq!(property(&p, PT_FIXED + 28), 256, "CONTEXT_SYM_SIZE");
     // TPM_PT_FIXED + 21 is not defined by Part 2.

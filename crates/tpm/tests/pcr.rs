@@ -314,7 +314,7 @@ fn parse_digest_values(r: &Resp) -> Vec<(u16, Vec<u8>)> {
 }
 
 #[test]
-fn event_hashes_with_every_active_bank_and_extends() {
+fn event_hashes_with_every_implemented_hash_and_extends_active_banks() {
     let banks = [
         HashAlg::Sha1,
         HashAlg::Sha256,
@@ -326,9 +326,18 @@ fn event_hashes_with_every_active_bank_and_extends() {
     let data = b"measured boot event";
     let r = pcr_event(&mut t, 0, 5, data);
     let got = parse_digest_values(&r);
-    let want: Vec<(u16, Vec<u8>)> = ids.iter().map(|&a| (a, hash(a, &[data]))).collect();
+    // Every implemented hash is returned (as the reference code does); only
+    // allocated banks are extended.
+    let all = [
+        alg::SHA1,
+        alg::SHA256,
+        alg::SHA384,
+        alg::SHA512,
+        alg::SM3_256,
+    ];
+    let want: Vec<(u16, Vec<u8>)> = all.iter().map(|&a| (a, hash(a, &[data]))).collect();
     assert_eq!(got, want);
-    for (a, d) in &want {
+    for (a, d) in want.iter().filter(|(a, _)| ids.contains(a)) {
         assert_eq!(
             pcr_value(&mut t, *a, 5),
             hash(*a, &[&vec![0; digest_len(*a)], d])
@@ -341,7 +350,7 @@ fn event_hashes_with_every_active_bank_and_extends() {
         "a9993e364706816aba3e25717850c26c9cd0d89d"
     );
     assert_eq!(
-        hex::encode(&got[3].1),
+        hex::encode(&got[4].1),
         "66c7f0f462eeedd9d1f2d46bdc10e4e24167c4875cf2f7a2297da02b8f4ba8e0"
     );
 }
@@ -351,7 +360,19 @@ fn event_with_null_handle_returns_digests_without_extending() {
     let (mut t, _) = started(&[HashAlg::Sha256]);
     let before = pcr_read(&mut t, &[(alg::SHA256, &[0, 1, 2, 3, 4, 5, 6, 7])]);
     let got = parse_digest_values(&pcr_event(&mut t, 4, rh::NULL, b""));
-    assert_eq!(got, vec![(alg::SHA256, hash(alg::SHA256, &[b""]))]);
+    let all = [
+        alg::SHA1,
+        alg::SHA256,
+        alg::SHA384,
+        alg::SHA512,
+        alg::SM3_256,
+    ];
+    assert_eq!(
+        got,
+        all.iter()
+            .map(|&a| (a, hash(a, &[b""])))
+            .collect::<Vec<_>>()
+    );
     assert_eq!(
         pcr_read(&mut t, &[(alg::SHA256, &[0, 1, 2, 3, 4, 5, 6, 7])]),
         before
@@ -367,7 +388,7 @@ fn event_locality_and_size_limits() {
     // TPM2B_EVENT holds up to 1024 octets.
     let big = vec![0x5a; 1024];
     let got = parse_digest_values(&pcr_event(&mut t, 0, 16, &big));
-    assert_eq!(got[0].1, hash(alg::SHA256, &[&big]));
+    assert_eq!(got[1], (alg::SHA256, hash(alg::SHA256, &[&big])));
     pcr_event(&mut t, 0, 16, &[0; 1025]).expect_rc(RC_SIZE_P1);
 }
 
@@ -612,14 +633,11 @@ fn allocation_takes_effect_only_after_power_cycle_and_startup_clear() {
             (HashAlg::Sm3_256, false)
         ]
     );
-    // PCR_Event now hashes for SHA-1 and SM3.
-    let got = parse_digest_values(&pcr_event(&mut t, 0, 1, b"e"));
+    // PCR_Event now extends the SHA-1 and SM3 banks.
+    pcr_event(&mut t, 0, 1, b"e").expect_ok();
     assert_eq!(
-        got,
-        vec![
-            (alg::SHA1, hash(alg::SHA1, &[b"e"])),
-            (alg::SM3_256, hash(alg::SM3_256, &[b"e"]))
-        ]
+        pcr_value(&mut t, alg::SM3_256, 1),
+        hash(alg::SM3_256, &[&[0; 32], &hash(alg::SM3_256, &[b"e"])])
     );
     // Shutdown(STATE) is allowed again.
     shutdown(&mut t, su::STATE).expect_ok();
@@ -649,4 +667,19 @@ fn extending_saved_pcr_after_shutdown_state_voids_the_saved_state() {
     t.power_on();
     startup(&mut t, 0, su::STATE).expect_rc(RC_VALUE_P1);
     startup_clear(&mut t);
+}
+
+#[test]
+fn allocation_after_shutdown_state_blocks_resume_and_applies_at_restart() {
+    let (mut t, _) = started(&[HashAlg::Sha256]);
+    let c = pcr_counter(&mut t);
+    shutdown(&mut t, su::STATE).expect_ok();
+    allocate(&mut t, &[(alg::SHA384, &ALL_PCRS)]).expect_ok();
+    t.power_on();
+    startup(&mut t, 0, su::STATE).expect_rc(RC_VALUE_P1);
+    // Startup(CLEAR) after Shutdown(STATE) is a Restart: the counter goes
+    // on, and the pending allocation is applied.
+    startup_clear(&mut t);
+    assert_eq!(pcr_counter(&mut t), c + 20);
+    assert_eq!(pcr_value(&mut t, alg::SHA384, 18), vec![0xff; 48]);
 }

@@ -288,7 +288,9 @@ pub(crate) fn pcr_event(tpm: &mut Tpm, ctx: &mut Ctx<'_>) -> Result<(), Rc> {
     let handle = ctx.handle(0);
     let event: Event2b = ctx.read()?;
     ctx.done()?;
-    let computed: Vec<Ha> = active_banks(tpm)
+    // The reference code hashes the event with every implemented hash and
+    // returns them all; only allocated banks are extended (Part 3 §22.3).
+    let computed: Vec<Ha> = HashAlg::ALL
         .into_iter()
         .map(|alg| Ha {
             alg,
