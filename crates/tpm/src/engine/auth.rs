@@ -1,13 +1,15 @@
-//! Authorization of handles (Part 1 §19). Today only password
-//! authorization (TPM_RS_PW, §19.6.4); HMAC and policy sessions plug in here.
+//! What authorization needs to know about entities (Part 1 §19): their
+//! names, authValues and authPolicies, whether they are protected against
+//! dictionary attacks, and password authorization (TPM_RS_PW, §19.6.4).
+//! Session-based authorization lives in `session`.
 
 use subtle::ConstantTimeEq;
 use zeroize::Zeroizing;
 
 use crate::constants::{rh, session_attr};
+use crate::crypto::HashAlg;
 use crate::rc::Rc;
-use crate::types::{AuthCommand, AuthResponse, Nonce2b};
-use crate::wire::Tpm2b;
+use crate::types::AuthCommand;
 
 use super::{Tpm, Transient};
 
@@ -28,18 +30,53 @@ pub(crate) fn auth_value(tpm: &Tpm, handle: u32) -> Result<Zeroizing<Vec<u8>>, R
     Ok(Zeroizing::new(v.to_vec()))
 }
 
-/// Trailing zero octets are not significant in an authValue (Part 1
-/// §19.6.4.3), so "abc" and "abc\0" are the same password.
-fn trim(v: &[u8]) -> &[u8] {
-    let end = v.iter().rposition(|&b| b != 0).map_or(0, |i| i + 1);
-    &v[..end]
+/// The authPolicy of an entity and its hash, if it has one (policy
+/// sessions can only authorize entities with a policy).
+pub(crate) fn auth_policy(_tpm: &Tpm, _handle: u32) -> Option<(HashAlg, Vec<u8>)> {
+    None
+}
+
+/// The Name of an entity (Part 1 §16): the handle itself for PCRs,
+/// permanent handles and sessions; for a sequence object (no public area,
+/// nameAlg TPM_ALG_NULL) the empty buffer.
+pub(crate) fn entity_name(tpm: &Tpm, handle: u32) -> Vec<u8> {
+    match rh::handle_type(handle) {
+        rh::HT_TRANSIENT | rh::HT_PERSISTENT => match tpm.transient(handle) {
+            Some(Transient::Sequence(_)) | None => Vec::new(),
+        },
+        _ => handle.to_be_bytes().to_vec(),
+    }
 }
 
 /// Whether a failed authorization of `handle` counts against the
 /// dictionary-attack lockout (Part 1 §19.8): of today's entities only
 /// TPM_RH_LOCKOUT is protected.
-fn is_da_protected(handle: u32) -> bool {
+pub(crate) fn is_da_protected(_tpm: &Tpm, handle: u32) -> bool {
     handle == rh::LOCKOUT
+}
+
+/// The response code of a failed authorization of `handle` (Part 1
+/// §19.7.2): TPM_RC_AUTH_FAIL when it counts against the lockout,
+/// TPM_RC_BAD_AUTH otherwise — as libtpms reports for PCRs, sequences and
+/// the owner/endorsement/platform hierarchies.
+pub(crate) fn failure_code(handle: u32) -> Rc {
+    if handle == rh::LOCKOUT {
+        Rc::AUTH_FAIL
+    } else {
+        Rc::BAD_AUTH
+    }
+}
+
+/// The TPMA_NV_WRITTEN state of an NV index (None if `handle` is not one).
+pub(crate) fn nv_written(_tpm: &Tpm, _handle: u32) -> Option<bool> {
+    None
+}
+
+/// Trailing zero octets are not significant in an authValue (Part 1
+/// §19.6.4.3), so "abc" and "abc\0" are the same password.
+pub(crate) fn trim(v: &[u8]) -> &[u8] {
+    let end = v.iter().rposition(|&b| b != 0).map_or(0, |i| i + 1);
+    &v[..end]
 }
 
 /// Checks a password session (session number `n`) against `handle`.
@@ -58,22 +95,7 @@ pub(crate) fn check_password(tpm: &Tpm, handle: u32, s: &AuthCommand, n: u32) ->
     let expected = auth_value(tpm, handle)?;
     if bool::from(trim(&expected).ct_eq(trim(s.hmac.as_slice()))) {
         Ok(())
-    } else if is_da_protected(handle) {
-        Err(Rc::AUTH_FAIL.session(n))
     } else {
-        // Entities outside dictionary-attack protection report
-        // TPM_RC_BAD_AUTH (Part 1 §19.7.2), as libtpms does for PCRs,
-        // sequences and the owner/endorsement/platform hierarchies.
-        Err(Rc::BAD_AUTH.session(n))
-    }
-}
-
-/// The response to a password session: empty nonce and HMAC,
-/// continueSession set (Part 1 §19.6.4.2).
-pub(crate) fn password_response(_s: &AuthCommand) -> AuthResponse {
-    AuthResponse {
-        nonce: Nonce2b::empty(),
-        attributes: session_attr::CONTINUE_SESSION,
-        hmac: Tpm2b::empty(),
+        Err(failure_code(handle).session(n))
     }
 }

@@ -5,21 +5,17 @@
 
 use crate::constants::{cc, rh, st};
 use crate::rc::Rc;
-use crate::types::{AuthCommand, IMPLEMENTATION_PCR};
+use crate::types::IMPLEMENTATION_PCR;
 use crate::wire::{Codec, Reader};
 
-use super::auth;
 use super::dispatch::{self, Ctx, HandleKind, Role};
+use super::session;
 use super::Tpm;
 
 /// Largest command (and response) this TPM accepts (TPM_PT_MAX_COMMAND_SIZE).
 pub const MAX_COMMAND_SIZE: usize = 4096;
-/// At most three sessions per command (Part 1 §18.1).
-const MAX_SESSIONS: usize = 3;
 /// TPM_RC_REFERENCE_H0: a handle references nothing loaded (warning).
 const RC_REFERENCE_H0: u32 = 0x910;
-/// TPM_RC_REFERENCE_S0: a session handle references no loaded session.
-const RC_REFERENCE_S0: u32 = 0x918;
 
 /// A header-level failure also decides the response tag.
 struct Fail {
@@ -94,67 +90,43 @@ fn run(tpm: &mut Tpm, locality: u8, command: &[u8]) -> Result<Vec<u8>, Fail> {
         handles.push(h);
     }
 
-    // Authorization area (Part 1 §18.5).
-    let auth_count = def
-        .handles
-        .iter()
-        .filter(|(_, role)| *role != Role::None)
-        .count();
-    let mut sessions: Vec<AuthCommand> = Vec::new();
+    // Authorization area (Part 1 §18.5), then the parameters.
+    let mut params: Vec<u8>;
+    let mut sessions = None;
     if tag == st::SESSIONS {
-        let auth_size = r.u32().map_err(|_| Rc::AUTHSIZE)? as usize;
-        // The smallest session is 9 bytes (handle, empty nonce, attributes, empty hmac).
+        if def.no_sessions {
+            return Err(Rc::AUTH_CONTEXT.into());
+        }
+        let auth_size = r.u32().map_err(|_| Rc::INSUFFICIENT)? as usize;
+        // The smallest session is 9 octets (handle, empty nonce, attributes,
+        // empty HMAC); the reference answers a bad size with TPM_RC_SIZE.
         if auth_size < 9 || auth_size > r.remaining() {
-            return Err(Rc::AUTHSIZE.into());
+            return Err(Rc::SIZE.into());
         }
-        let mut ar = r.sub(auth_size).map_err(|_| Rc::AUTHSIZE)?;
-        while !ar.is_empty() {
-            if sessions.len() == MAX_SESSIONS {
-                return Err(Rc::AUTHSIZE.into());
-            }
-            let n = sessions.len() as u32 + 1;
-            let s = AuthCommand::decode(&mut ar).map_err(|e| e.rc().session(n))?;
-            sessions.push(s);
-        }
-    }
-    if sessions.len() < auth_count {
-        return Err(Rc::AUTH_MISSING.into());
-    }
-    for (i, s) in sessions.iter().enumerate() {
-        let n = i as u32 + 1;
-        match s.session_handle {
-            rh::PW => {}
-            h if matches!(
-                rh::handle_type(h),
-                rh::HT_HMAC_SESSION | rh::HT_POLICY_SESSION
-            ) =>
-            {
-                // No HMAC or policy sessions can be loaded yet.
-                return Err(Rc(RC_REFERENCE_S0 + i as u32).into());
-            }
-            _ => return Err(Rc::HANDLE.session(n).into()),
-        }
-    }
-    let mut authorized = 0;
-    for (i, (_, role)) in def.handles.iter().enumerate() {
-        if *role == Role::None {
-            continue;
-        }
-        let (Some(h), Some(s)) = (handles.get(i), sessions.get(authorized)) else {
+        let area = r.take(auth_size).map_err(|_| Rc::SIZE)?;
+        params = r.rest().to_vec();
+        sessions = Some(session::authorize(
+            tpm,
+            def,
+            locality,
+            &handles,
+            area,
+            &mut params,
+        )?);
+    } else {
+        if def.handles.iter().any(|(_, role)| *role != Role::None) {
             return Err(Rc::AUTH_MISSING.into());
-        };
-        auth::check_password(tpm, *h, s, authorized as u32 + 1)?;
-        authorized += 1;
-    }
-    // Password sessions authorize handles; they cannot audit or encrypt.
-    if sessions.len() > authorized {
-        return Err(Rc::AUTH_CONTEXT.into());
+        }
+        params = r.rest().to_vec();
     }
 
-    let mut ctx = Ctx::new(locality, handles, r.rest());
+    let mut ctx = Ctx::new(locality, handles, &params);
     (def.run)(tpm, &mut ctx)?;
+    let out_handle = ctx.out_handle;
+    let mut out_params = std::mem::take(&mut ctx.out);
+    drop(ctx);
 
-    let mut out = Vec::with_capacity(ctx.out.len() + 32);
+    let mut out = Vec::with_capacity(out_params.len() + 64);
     let resp_tag = if tag == st::SESSIONS {
         st::SESSIONS
     } else {
@@ -164,16 +136,16 @@ fn run(tpm: &mut Tpm, locality: u8, command: &[u8]) -> Result<Vec<u8>, Fail> {
     0u32.encode(&mut out); // size, patched below
     Rc::SUCCESS.0.encode(&mut out);
     if def.r_handle {
-        ctx.out_handle.unwrap_or(rh::NULL).encode(&mut out);
+        out_handle.unwrap_or(rh::NULL).encode(&mut out);
     }
-    if tag == st::SESSIONS {
-        (ctx.out.len() as u32).encode(&mut out);
-        out.extend_from_slice(&ctx.out);
-        for s in &sessions {
-            auth::password_response(s).encode(&mut out);
+    match sessions.as_mut() {
+        Some(s) => {
+            let auth_area = session::respond(tpm, s, &mut out_params)?;
+            (out_params.len() as u32).encode(&mut out);
+            out.extend_from_slice(&out_params);
+            out.extend_from_slice(&auth_area);
         }
-    } else {
-        out.extend_from_slice(&ctx.out);
+        None => out.extend_from_slice(&out_params),
     }
     let len = (out.len() as u32).to_be_bytes();
     if let Some(sz) = out.get_mut(2..6) {
@@ -214,7 +186,19 @@ fn check_handle(tpm: &Tpm, kind: HandleKind, h: u32, n: u32) -> Result<(), Rc> {
         // implemented slots is a bad value; an empty slot is a reference
         // warning; a persistent handle with nothing behind it is
         // TPM_RC_HANDLE — as the reference code's EntityGetLoadStatus.
-        HandleKind::Object => match rh::handle_type(h) {
+        HandleKind::ObjectOrNull if h == rh::NULL => Ok(()),
+        HandleKind::Entity if h == rh::NULL => Ok(()),
+        HandleKind::Entity => match rh::handle_type(h) {
+            rh::HT_PCR => check_handle(tpm, HandleKind::Pcr { null: false }, h, n),
+            rh::HT_PERMANENT => check_handle(
+                tpm,
+                HandleKind::Permanent(&[rh::OWNER, rh::ENDORSEMENT, rh::PLATFORM, rh::LOCKOUT]),
+                h,
+                n,
+            ),
+            _ => check_handle(tpm, HandleKind::Object, h, n),
+        },
+        HandleKind::Object | HandleKind::ObjectOrNull => match rh::handle_type(h) {
             rh::HT_TRANSIENT => {
                 if (h - rh::TRANSIENT_FIRST) as usize >= super::objects::MAX_LOADED_OBJECTS {
                     Err(Rc::VALUE.handle(n))

@@ -7,7 +7,10 @@ use crate::rc::Rc;
 use crate::wire::{Codec, Reader};
 
 use super::Tpm;
-use super::{capability, clock, hash_cmds, pcr, random, selftest, sequence, startup, testparms};
+use super::{
+    capability, clock, context, hash_cmds, pcr, random, selftest, sequence, session, startup,
+    testparms,
+};
 
 /// What an input handle may refer to (the TPMI_ type of the handle field).
 #[derive(Clone, Copy, Debug)]
@@ -18,6 +21,10 @@ pub(crate) enum HandleKind {
     Permanent(&'static [u32]),
     /// TPMI_DH_OBJECT: a loaded transient or persistent object.
     Object,
+    /// TPMI_DH_OBJECT+: an object or TPM_RH_NULL.
+    ObjectOrNull,
+    /// TPMI_DH_ENTITY+: anything with an authValue, or TPM_RH_NULL.
+    Entity,
 }
 
 /// The authorization role a handle needs (Part 1 §19.2): `None` means the
@@ -26,6 +33,13 @@ pub(crate) enum HandleKind {
 pub(crate) enum Role {
     None,
     User,
+    /// Object administration: needs a policy session with the command code
+    /// set when the object's adminWithPolicy is SET.
+    #[allow(dead_code)] // used by the object commands
+    Admin,
+    /// Duplication: always a policy session (TPM2_Duplicate).
+    #[allow(dead_code)] // used by TPM2_Duplicate
+    Dup,
 }
 
 /// One command's definition.
@@ -38,6 +52,13 @@ pub(crate) struct CommandDef {
     pub nv: bool,
     /// Whether the command flushes the object it is given (TPMA_CC.flushed).
     pub flushed: bool,
+    /// Whether the first command parameter is a TPM2B a session may decrypt.
+    pub decrypt: bool,
+    /// Whether the first response parameter is a TPM2B a session may encrypt.
+    pub encrypt: bool,
+    /// Whether the command refuses any session (ContextSave, ContextLoad,
+    /// FlushContext: Part 3 tag TPM_ST_NO_SESSIONS only).
+    pub no_sessions: bool,
     pub run: Handler,
 }
 
@@ -123,6 +144,10 @@ const PROVISION_USER: &[(HandleKind, Role)] = &[(
     Role::User,
 )];
 const OBJECT_USER: &[(HandleKind, Role)] = &[(HandleKind::Object, Role::User)];
+const START_SESSION: &[(HandleKind, Role)] = &[
+    (HandleKind::ObjectOrNull, Role::None),
+    (HandleKind::Entity, Role::None),
+];
 const PCR_OBJECT_USER: &[(HandleKind, Role)] = &[
     (HandleKind::Pcr { null: true }, Role::User),
     (HandleKind::Object, Role::User),
@@ -140,6 +165,9 @@ macro_rules! def {
             r_handle: false,
             nv: false,
             flushed: false,
+            decrypt: false,
+            encrypt: false,
+            no_sessions: false,
             run: $run,
         };
         $(d.$flag = true;)*
@@ -156,13 +184,15 @@ pub(crate) static COMMANDS: &[CommandDef] = &[
         PROVISION_USER,
         clock::clock_rate_adjust
     ),
-    def!(cc::PCR_EVENT, PCR_USER, pcr::pcr_event, nv),
+    def!(cc::PCR_EVENT, PCR_USER, pcr::pcr_event, nv, decrypt),
     def!(cc::PCR_RESET, PCR_NONULL_USER, pcr::pcr_reset, nv),
     def!(
         cc::SEQUENCE_COMPLETE,
         OBJECT_USER,
         sequence::sequence_complete,
-        flushed
+        flushed,
+        decrypt,
+        encrypt
     ),
     def!(
         cc::INCREMENTAL_SELF_TEST,
@@ -173,12 +203,31 @@ pub(crate) static COMMANDS: &[CommandDef] = &[
     def!(cc::SELF_TEST, NONE, selftest::self_test, nv),
     def!(cc::STARTUP, NONE, startup::startup, nv),
     def!(cc::SHUTDOWN, NONE, startup::shutdown, nv),
-    def!(cc::STIR_RANDOM, NONE, random::stir_random, nv),
-    def!(cc::SEQUENCE_UPDATE, OBJECT_USER, sequence::sequence_update),
+    def!(cc::STIR_RANDOM, NONE, random::stir_random, nv, decrypt),
+    def!(
+        cc::SEQUENCE_UPDATE,
+        OBJECT_USER,
+        sequence::sequence_update,
+        decrypt
+    ),
+    def!(cc::FLUSH_CONTEXT, NONE, context::flush_context, no_sessions),
+    def!(
+        cc::START_AUTH_SESSION,
+        START_SESSION,
+        session::start_auth_session,
+        r_handle,
+        decrypt,
+        encrypt
+    ),
     def!(cc::GET_CAPABILITY, NONE, capability::get_capability),
-    def!(cc::GET_RANDOM, NONE, random::get_random),
-    def!(cc::GET_TEST_RESULT, NONE, selftest::get_test_result),
-    def!(cc::HASH, NONE, hash_cmds::hash),
+    def!(cc::GET_RANDOM, NONE, random::get_random, encrypt),
+    def!(
+        cc::GET_TEST_RESULT,
+        NONE,
+        selftest::get_test_result,
+        encrypt
+    ),
+    def!(cc::HASH, NONE, hash_cmds::hash, decrypt, encrypt),
     def!(cc::PCR_READ, NONE, pcr::pcr_read),
     def!(cc::READ_CLOCK, NONE, clock::read_clock),
     def!(cc::PCR_EXTEND, PCR_USER, pcr::pcr_extend, nv),
@@ -187,13 +236,15 @@ pub(crate) static COMMANDS: &[CommandDef] = &[
         PCR_OBJECT_USER,
         sequence::event_sequence_complete,
         nv,
-        flushed
+        flushed,
+        decrypt
     ),
     def!(
         cc::HASH_SEQUENCE_START,
         NONE,
         sequence::hash_sequence_start,
-        r_handle
+        r_handle,
+        decrypt
     ),
     def!(cc::TEST_PARMS, NONE, testparms::test_parms),
 ];

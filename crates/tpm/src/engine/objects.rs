@@ -44,3 +44,14 @@ impl Tpm {
         self.vol.transients.remove(&handle)
     }
 }
+
+/// Decrypts a StartAuthSession salt with the private key of `handle`
+/// (Part 1 §19.6.9). Only asymmetric decryption keys can; today no such
+/// object can be loaded, so every handle is refused as TPM_RC_KEY.
+pub(crate) fn decrypt_salt(
+    _tpm: &mut Tpm,
+    _handle: u32,
+    _encrypted: &[u8],
+) -> Result<zeroize::Zeroizing<Vec<u8>>, Rc> {
+    Err(Rc::KEY.handle(1))
+}

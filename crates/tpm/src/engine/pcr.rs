@@ -127,17 +127,6 @@ pub(crate) fn pcr_properties() -> Vec<(u32, [u8; 3])> {
     ]
 }
 
-/// The banks with at least one PCR allocated, in TPM_ALG_ID order: the
-/// banks PCR_Event and EventSequenceComplete hash for.
-pub(crate) fn active_banks(tpm: &Tpm) -> Vec<HashAlg> {
-    tpm.vol
-        .pcr_banks
-        .iter()
-        .filter(|b| !b.allocated.is_empty())
-        .map(|b| b.alg)
-        .collect()
-}
-
 /// Whether PCR `pcr` is preserved by Shutdown(STATE).
 pub(crate) fn is_state_saved(pcr: usize) -> bool {
     attributes(pcr).state_save

@@ -447,6 +447,10 @@ pub(crate) struct VolatileState {
     pub pcr_update_counter: u32,
     /// Loaded transient objects and sequences, by handle.
     pub transients: BTreeMap<u32, Transient>,
+    /// Loaded authorization sessions, by handle.
+    pub sessions: BTreeMap<u32, super::session::Session>,
+    /// The exclusive audit session, if any (Part 1 §19.6.14).
+    pub exclusive_audit: Option<u32>,
     /// Platform authorization: empty after every Startup(CLEAR).
     pub platform_auth: Secret,
     /// Null hierarchy proof, new at every TPM Reset.
@@ -475,6 +479,8 @@ impl VolatileState {
             pcr_banks: allocation.0.iter().map(PcrBank::new).collect(),
             pcr_update_counter: 0,
             transients: BTreeMap::new(),
+            sessions: BTreeMap::new(),
+            exclusive_audit: None,
             platform_auth: Zeroizing::new(Vec::new()),
             null_proof: Zeroizing::new(Vec::new()),
             ph_enable: true,

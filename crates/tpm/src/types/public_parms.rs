@@ -11,12 +11,14 @@
 //! codes field by field in wire order; [`Codec::decode`] uses
 //! [`AnyAlgorithm`], which accepts every value whose wire layout is known.
 //!
-//! TPMT_PUBLIC (next issue) reuses [`PublicParms::decode_details`] and
-//! [`PublicParms::encode_details`] for its `parameters` field, which has the
-//! same layout without the leading type.
+//! TPMT_PUBLIC ([`super::Public`]) reuses [`PublicParms::decode_details`]
+//! and [`PublicParms::encode_details`] for its `parameters` field, which has
+//! the same layout without the leading type.
 
 use crate::constants::{alg, curve};
 use crate::wire::{Codec, Reader, WireError};
+
+use super::Limits;
 
 /// Which algorithm values a decoder accepts, per TPMI_ type. Each method
 /// answers for one interface type of Part 2 §9; TPM_ALG_NULL is handled by
@@ -44,6 +46,35 @@ pub trait AlgPolicy {
     fn kdf(&self, id: u16) -> bool;
     /// TPMI_ALG_KEYEDHASH_SCHEME.
     fn keyedhash_scheme(&self, id: u16) -> bool;
+
+    /// TPMI_ALG_SIG_SCHEME (Part 2 §11.2.1): the signing members of the
+    /// RSA, ECC and keyed-hash scheme sets, so it can never disagree with
+    /// them.
+    fn sig_scheme(&self, id: u16) -> bool {
+        match id {
+            alg::RSASSA | alg::RSAPSS => self.rsa_scheme(id),
+            alg::ECDSA | alg::ECDAA | alg::SM2 | alg::ECSCHNORR => self.ecc_scheme(id),
+            alg::HMAC => self.keyedhash_scheme(id),
+            _ => false,
+        }
+    }
+
+    /// TPMI_ALG_SYM (Part 2 §9.27): the object block ciphers plus XOR
+    /// (parameter obfuscation), which is implemented exactly when the XOR
+    /// keyed-hash scheme is.
+    fn sym(&self, id: u16) -> bool {
+        if id == alg::XOR {
+            self.keyedhash_scheme(id)
+        } else {
+            self.sym_object(id)
+        }
+    }
+
+    /// The buffer bounds (MAX_RSA_KEY_BYTES, ...) to enforce; this TPM's
+    /// profile unless the policy says otherwise.
+    fn limits(&self) -> Limits {
+        Limits::PROFILE
+    }
 }
 
 /// Accepts every value whose layout is defined by Part 2, whether or not
@@ -92,12 +123,30 @@ impl AlgPolicy for AnyAlgorithm {
     fn keyedhash_scheme(&self, id: u16) -> bool {
         matches!(id, alg::HMAC | alg::XOR)
     }
+    fn limits(&self) -> Limits {
+        Limits::ANY
+    }
 }
 
 /// TPMI_ALG_HASH without NULL (TPMS_SCHEME_HASH.hashAlg): TPM_RC_HASH.
-fn read_hash(r: &mut Reader<'_>, p: &dyn AlgPolicy) -> Result<u16, WireError> {
+pub(crate) fn read_hash(r: &mut Reader<'_>, p: &dyn AlgPolicy) -> Result<u16, WireError> {
+    read_hash_or_null(r, p, false)
+}
+
+/// TPMI_ALG_HASH, with TPM_ALG_NULL accepted when `allow_null` (the "+"
+/// of the interface type); anything else refused is TPM_RC_HASH.
+pub(crate) fn read_hash_or_null(
+    r: &mut Reader<'_>,
+    p: &dyn AlgPolicy,
+    allow_null: bool,
+) -> Result<u16, WireError> {
     let h = r.u16()?;
-    if h == alg::NULL || !p.hash(h) {
+    let ok = if h == alg::NULL {
+        allow_null
+    } else {
+        p.hash(h)
+    };
+    if !ok {
         return Err(WireError::Hash);
     }
     Ok(h)
@@ -160,20 +209,33 @@ impl SymDefObject {
         if !p.sym_object(a) {
             return Err(WireError::Symmetric);
         }
-        let key_bits = r.u16()?;
-        if !p.sym_key_bits(a, key_bits) {
-            return Err(WireError::Value);
-        }
-        let mode = r.u16()?;
-        if mode != alg::NULL && !p.sym_mode(mode) {
-            return Err(WireError::Mode);
-        }
+        let (key_bits, mode) = read_cipher_details(a, r, p)?;
         Ok(SymDefObject::Cipher {
             alg: a,
             key_bits,
             mode,
         })
     }
+}
+
+/// TPMU_SYM_KEY_BITS and TPMU_SYM_MODE of block cipher `a` (Part 2
+/// §11.1.3–§11.1.4), shared by TPMT_SYM_DEF_OBJECT and TPMT_SYM_DEF: a key
+/// size the cipher's TPMI_*_KEY_BITS refuses is TPM_RC_VALUE, a mode
+/// TPMI_ALG_SYM_MODE+ refuses is TPM_RC_MODE.
+pub(crate) fn read_cipher_details(
+    a: u16,
+    r: &mut Reader<'_>,
+    p: &dyn AlgPolicy,
+) -> Result<(u16, u16), WireError> {
+    let key_bits = r.u16()?;
+    if !p.sym_key_bits(a, key_bits) {
+        return Err(WireError::Value);
+    }
+    let mode = r.u16()?;
+    if mode != alg::NULL && !p.sym_mode(mode) {
+        return Err(WireError::Mode);
+    }
+    Ok((key_bits, mode))
 }
 
 /// TPMT_RSA_SCHEME / TPMT_ECC_SCHEME with TPMU_ASYM_SCHEME (Part 2

@@ -69,6 +69,10 @@ pub enum WireError {
     /// Key derivation function not allowed (TPM_RC_KDF).
     #[error("bad KDF")]
     Kdf,
+    /// A reserved bit of an attribute word is set (TPM_RC_RESERVED_BITS,
+    /// Part 2 §8 "shall be zero" bits).
+    #[error("reserved bits set")]
+    ReservedBits,
 }
 
 impl WireError {
@@ -88,6 +92,7 @@ impl WireError {
             WireError::Mode => Rc::MODE,
             WireError::Type => Rc::TYPE,
             WireError::Kdf => Rc::KDF,
+            WireError::ReservedBits => Rc::RESERVED_BITS,
         }
     }
 }
