@@ -606,7 +606,7 @@ impl RngCore for Fixed {
 impl CryptoRng for Fixed {}
 
 #[test]
-fn oaep_and_pss_encodings_consume_exactly_their_seed_and_salt() {
+fn oaep_encoding_consumes_exactly_one_seed() {
     let k = key2048();
     // OAEP consumes exactly one hash-size seed.
     let ct = k

@@ -39,7 +39,10 @@ impl RngCore for Fixed {
         unimplemented!()
     }
     fn fill_bytes(&mut self, dest: &mut [u8]) {
-        assert!(dest.len() <= self.0.len(), "RNG asked for more than expected");
+        assert!(
+            dest.len() <= self.0.len(),
+            "RNG asked for more than expected"
+        );
         let rest = self.0.split_off(dest.len());
         dest.copy_from_slice(&self.0);
         self.0 = rest;
@@ -74,7 +77,10 @@ fn gmt_0003_annex_a_example() {
 
     let mut bad_e = e.clone();
     bad_e[0] ^= 1;
-    assert_eq!(sm2_verify(EccCurve::Sm2P256, key.public(), &bad_e, &r, &s), Err(CryptoError::Signature));
+    assert_eq!(
+        sm2_verify(EccCurve::Sm2P256, key.public(), &bad_e, &r, &s),
+        Err(CryptoError::Signature)
+    );
 }
 
 #[test]
@@ -103,22 +109,38 @@ fn verification_rejects_bad_values() {
     let (r, s) = sm2_sign(&key, &e, &mut rng).unwrap();
     let q = key.public();
     sm2_verify(EccCurve::Sm2P256, q, &e, &r, &s).unwrap();
-    assert_eq!(sm2_verify(EccCurve::Sm2P256, q, &e, &s, &r), Err(CryptoError::Signature));
-    assert_eq!(sm2_verify(EccCurve::Sm2P256, q, &e, &[0], &s), Err(CryptoError::Signature));
-    assert_eq!(sm2_verify(EccCurve::Sm2P256, q, &e, &r, &h(N)), Err(CryptoError::Signature), "s = n");
+    assert_eq!(
+        sm2_verify(EccCurve::Sm2P256, q, &e, &s, &r),
+        Err(CryptoError::Signature)
+    );
+    assert_eq!(
+        sm2_verify(EccCurve::Sm2P256, q, &e, &[0], &s),
+        Err(CryptoError::Signature)
+    );
+    assert_eq!(
+        sm2_verify(EccCurve::Sm2P256, q, &e, &r, &h(N)),
+        Err(CryptoError::Signature),
+        "s = n"
+    );
     // r + s = n makes t = 0.
     let n_minus_r = {
         let n = rsa::BigUint::from_bytes_be(&h(N));
         (n - rsa::BigUint::from_bytes_be(&r)).to_bytes_be()
     };
-    assert_eq!(sm2_verify(EccCurve::Sm2P256, q, &e, &r, &n_minus_r), Err(CryptoError::Signature));
+    assert_eq!(
+        sm2_verify(EccCurve::Sm2P256, q, &e, &r, &n_minus_r),
+        Err(CryptoError::Signature)
+    );
     assert_eq!(
         sm2_verify(EccCurve::Sm2P256, &EccPoint::new(&[1], &[1]), &e, &r, &s),
         Err(CryptoError::EccPoint)
     );
     // Another key's public point.
     let other = EccKeyPair::generate(EccCurve::Sm2P256, &mut rng).unwrap();
-    assert_eq!(sm2_verify(EccCurve::Sm2P256, other.public(), &e, &r, &s), Err(CryptoError::Signature));
+    assert_eq!(
+        sm2_verify(EccCurve::Sm2P256, other.public(), &e, &r, &s),
+        Err(CryptoError::Signature)
+    );
 }
 
 #[test]
@@ -140,5 +162,8 @@ fn digests_of_any_length_and_other_curves() {
     let mut n1 = h(N);
     n1[31] -= 1;
     let key = EccKeyPair::from_private(EccCurve::Sm2P256, &n1).unwrap();
-    assert_eq!(sm2_sign(&key, &[1; 32], &mut rng).err(), Some(CryptoError::Key));
+    assert_eq!(
+        sm2_sign(&key, &[1; 32], &mut rng).err(),
+        Some(CryptoError::Key)
+    );
 }

@@ -357,3 +357,33 @@ fn sessions_are_lost_at_power_cycle() {
     startup_clear(&mut t);
     extend_with_session(&mut t, &mut s, &[], 1, false).expect_rc(RC_REFERENCE_S0);
 }
+
+#[test]
+fn aes_cfb_session_decrypts_pcr_event_data() {
+    use aes::cipher::{AsyncStreamCipher, KeyIvInit};
+    let mut t = started();
+    // TPMT_SYM_DEF: AES, 128 bits, CFB.
+    let sym = [0x00, 0x06, 0x00, 0x80, 0x00, 0x43];
+    let s = start(&mut t, 16, &[], &sym, &[5; 16]);
+    let nonce_caller = [0x55u8; 16];
+    let attrs = 1 | DECRYPT;
+    let event = b"an event encrypted with AES-128-CFB, longer than a block";
+    // Key and IV: KDFa(key, "CFB", nonceCaller, nonceTPM, 128 + 128).
+    let kiv = kdfa256(&s.key, b"CFB", &nonce_caller, &s.nonce_tpm, 256);
+    let mut enc = event.to_vec();
+    cfb_mode::Encryptor::<aes::Aes128>::new_from_slices(&kiv[..16], &kiv[16..])
+        .unwrap()
+        .encrypt(&mut enc);
+    let mut params = (enc.len() as u16).to_be_bytes().to_vec();
+    params.extend_from_slice(&enc);
+    let cp = cp_hash(cc::PCR_EVENT, &[&16u32.to_be_bytes()], &params);
+    let hmac = hmac256(&s.key, &[&cp, &nonce_caller, &s.nonce_tpm, &[attrs]]);
+    Cmd::new(cc::PCR_EVENT)
+        .handle(16)
+        .session(s.handle, &nonce_caller, attrs, &hmac)
+        .bytes(&params)
+        .run(&mut t, 0)
+        .expect_ok();
+    let want = hash(alg::SHA256, &[&[0; 32], &hash(alg::SHA256, &[event])]);
+    assert_eq!(pcr_value(&mut t, alg::SHA256, 16), want);
+}

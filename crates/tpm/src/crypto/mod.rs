@@ -16,5 +16,5 @@ pub use ecc::{EccCurve, EccKeyPair, EccPoint};
 pub use error::CryptoError;
 pub use hash::{HashAlg, Hasher};
 pub use kdf::{kdfa, kdfe, KdfRng};
-pub use rsa::{RsaKeyPair, RsaPublic};
+pub use rsa::{RsaEncScheme, RsaKeyPair, RsaPublic};
 pub use sym::{SymAlg, SymMode};

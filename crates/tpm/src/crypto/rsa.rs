@@ -81,7 +81,7 @@ fn is_prime_u32(n: u32) -> bool {
     if n < 2 {
         return false;
     }
-    if n % 2 == 0 {
+    if n.is_multiple_of(2) {
         return n == 2;
     }
     let n = u64::from(n);
@@ -108,7 +108,7 @@ impl RsaPublic {
         if !(128..=512).contains(&k) || modulus.first() == Some(&0) {
             return Err(CryptoError::Key);
         }
-        if modulus.last().is_some_and(|b| b & 1 == 0) || e < 3 || e % 2 == 0 {
+        if modulus.last().is_some_and(|b| b & 1 == 0) || e < 3 || e.is_multiple_of(2) {
             return Err(CryptoError::Key);
         }
         let key = RsaPublicKey::new(BigUint::from_bytes_be(modulus), BigUint::from(e))
@@ -356,7 +356,7 @@ impl RsaKeyPair {
 /// TPM2_RSA_Encrypt / RSA_Decrypt, Part 3 §14.2): empty, or ending with a
 /// zero octet.
 pub fn label_is_properly_formatted(label: &[u8]) -> bool {
-    label.last().map_or(true, |b| *b == 0)
+    label.last().is_none_or(|b| *b == 0)
 }
 
 /// MGF1 (PKCS#1 B.2.1): `len` octets of H(seed || [counter]32), counter from 0.
@@ -578,9 +578,9 @@ fn pss_encode<R: CryptoRngCore + ?Sized>(
     Ok(out)
 }
 
-/// Verifies an RSASSA-PKCS1-v1_5 signature over `digest` (CryptRsa­
-/// ValidateSignature). The signature must be exactly k octets; any failure
-/// is [`CryptoError::Signature`].
+/// Verifies an RSASSA-PKCS1-v1_5 signature over `digest`
+/// (CryptRsaValidateSignature). The signature must be exactly k octets; any
+/// failure is [`CryptoError::Signature`].
 pub fn verify_pkcs1v15(
     key: &RsaPublic,
     hash: HashAlg,

@@ -2,9 +2,9 @@
 //! command or response, encrypted with XOR obfuscation or a block cipher in
 //! CFB mode, keyed from sessionKey || authValue and the session's nonces.
 
-use zeroize::Zeroizing;
-
-use crate::crypto::kdf::kdfa;
+use crate::crypto::sym::param_cfb;
+use crate::crypto::xor::param_xor;
+use crate::crypto::SymAlg;
 use crate::rc::Rc;
 
 use super::{Session, SessionSym};
@@ -27,41 +27,26 @@ fn apply(
     data: &mut [u8],
     encrypting: bool,
 ) -> Result<(), Rc> {
-    let mut key = Zeroizing::new(session.session_key.to_vec());
-    key.extend_from_slice(super::super::auth::trim(extra_key));
-    match session.symmetric {
-        SessionSym::Null => Err(Rc::SYMMETRIC),
-        SessionSym::Xor(h) => {
-            let mask = kdfa(
-                h,
-                &key,
-                b"XOR",
-                nonce_newer,
-                nonce_older,
-                (data.len() * 8) as u32,
-            );
-            for (d, m) in data.iter_mut().zip(mask.iter()) {
-                *d ^= m;
-            }
-            Ok(())
-        }
+    let auth = super::super::auth::trim(extra_key);
+    let key = &session.session_key;
+    let r = match session.symmetric {
+        SessionSym::Null => return Err(Rc::SYMMETRIC),
+        SessionSym::Xor(h) => param_xor(h, key, auth, nonce_newer, nonce_older, data),
         SessionSym::Cfb { alg, key_bits } => {
-            let key_len = usize::from(key_bits / 8);
-            let bits = (key_bits as u32) + 128;
-            let material = kdfa(
+            let alg = SymAlg::from_tpm(alg, key_bits).ok_or(Rc::SYMMETRIC)?;
+            param_cfb(
                 session.auth_hash,
-                &key,
-                b"CFB",
+                alg,
+                key,
+                auth,
                 nonce_newer,
                 nonce_older,
-                bits,
-            );
-            let (k, iv) = material.split_at(key_len.min(material.len()));
-            // TODO(crypto/sym): CFB lands with the symmetric cipher module.
-            let _ = (alg, k, iv, data, encrypting);
-            Err(Rc::SYMMETRIC)
+                encrypting,
+                data,
+            )
         }
-    }
+    };
+    r.map_err(|e| e.rc())
 }
 
 /// Decrypts the command's first parameter in place (nonceNewer is the
