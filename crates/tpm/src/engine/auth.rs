@@ -11,48 +11,50 @@ use crate::crypto::HashAlg;
 use crate::rc::Rc;
 use crate::types::AuthCommand;
 
-use super::{Tpm, Transient};
+use super::{hierarchy, nv, objects, Tpm};
 
 /// The authValue of the entity `handle` refers to.
 pub(crate) fn auth_value(tpm: &Tpm, handle: u32) -> Result<Zeroizing<Vec<u8>>, Rc> {
-    let v: &[u8] = match handle {
-        rh::OWNER => &tpm.perm.owner_auth,
-        rh::ENDORSEMENT => &tpm.perm.endorsement_auth,
-        rh::LOCKOUT => &tpm.perm.lockout_auth,
-        rh::PLATFORM => &tpm.vol.platform_auth,
-        rh::NULL => &[],
-        h if rh::handle_type(h) == rh::HT_PCR => &[],
-        h => match tpm.transient(h) {
-            Some(Transient::Sequence(s)) => s.auth.as_slice(),
-            None => return Err(Rc::HANDLE),
-        },
-    };
-    Ok(Zeroizing::new(v.to_vec()))
+    match rh::handle_type(handle) {
+        rh::HT_PCR => Ok(Zeroizing::new(Vec::new())),
+        rh::HT_PERMANENT => hierarchy::auth_value(tpm, handle),
+        rh::HT_NV_INDEX => nv::auth_value(tpm, handle),
+        rh::HT_TRANSIENT | rh::HT_PERSISTENT => objects::auth_value(tpm, handle),
+        _ => Err(Rc::HANDLE),
+    }
 }
 
 /// The authPolicy of an entity and its hash, if it has one (policy
 /// sessions can only authorize entities with a policy).
-pub(crate) fn auth_policy(_tpm: &Tpm, _handle: u32) -> Option<(HashAlg, Vec<u8>)> {
-    None
+pub(crate) fn auth_policy(tpm: &Tpm, handle: u32) -> Option<(HashAlg, Vec<u8>)> {
+    match rh::handle_type(handle) {
+        rh::HT_PERMANENT => hierarchy::auth_policy(tpm, handle),
+        rh::HT_NV_INDEX => nv::auth_policy(tpm, handle),
+        rh::HT_TRANSIENT | rh::HT_PERSISTENT => objects::auth_policy(tpm, handle),
+        _ => None,
+    }
 }
 
 /// The Name of an entity (Part 1 §16): the handle itself for PCRs,
-/// permanent handles and sessions; for a sequence object (no public area,
-/// nameAlg TPM_ALG_NULL) the empty buffer.
+/// permanent handles and sessions; nameAlg || H(public area) for objects
+/// and NV indices.
 pub(crate) fn entity_name(tpm: &Tpm, handle: u32) -> Vec<u8> {
     match rh::handle_type(handle) {
-        rh::HT_TRANSIENT | rh::HT_PERSISTENT => match tpm.transient(handle) {
-            Some(Transient::Sequence(_)) | None => Vec::new(),
-        },
+        rh::HT_TRANSIENT | rh::HT_PERSISTENT => objects::name(tpm, handle),
+        rh::HT_NV_INDEX => nv::name(tpm, handle),
         _ => handle.to_be_bytes().to_vec(),
     }
 }
 
 /// Whether a failed authorization of `handle` counts against the
-/// dictionary-attack lockout (Part 1 §19.8): of today's entities only
-/// TPM_RH_LOCKOUT is protected.
-pub(crate) fn is_da_protected(_tpm: &Tpm, handle: u32) -> bool {
-    handle == rh::LOCKOUT
+/// dictionary-attack lockout (Part 1 §19.8).
+pub(crate) fn is_da_protected(tpm: &Tpm, handle: u32) -> bool {
+    match rh::handle_type(handle) {
+        rh::HT_PERMANENT => handle == rh::LOCKOUT,
+        rh::HT_NV_INDEX => nv::is_da_protected(tpm, handle),
+        rh::HT_TRANSIENT | rh::HT_PERSISTENT => objects::is_da_protected(tpm, handle),
+        _ => false,
+    }
 }
 
 /// The response code of a failed authorization of `handle` (Part 1
@@ -68,8 +70,8 @@ pub(crate) fn failure_code(handle: u32) -> Rc {
 }
 
 /// The TPMA_NV_WRITTEN state of an NV index (None if `handle` is not one).
-pub(crate) fn nv_written(_tpm: &Tpm, _handle: u32) -> Option<bool> {
-    None
+pub(crate) fn nv_written(tpm: &Tpm, handle: u32) -> Option<bool> {
+    nv::written(tpm, handle)
 }
 
 /// Trailing zero octets are not significant in an authValue (Part 1

@@ -14,6 +14,8 @@ mod command;
 mod context;
 mod dispatch;
 mod hash_cmds;
+mod hierarchy;
+mod nv;
 mod objects;
 mod pcr;
 mod random;

@@ -55,3 +55,28 @@ pub(crate) fn decrypt_salt(
 ) -> Result<zeroize::Zeroizing<Vec<u8>>, Rc> {
     Err(Rc::KEY.handle(1))
 }
+
+/// The authValue of a loaded object (or sequence).
+pub(crate) fn auth_value(tpm: &Tpm, handle: u32) -> Result<zeroize::Zeroizing<Vec<u8>>, Rc> {
+    match tpm.transient(handle) {
+        Some(Transient::Sequence(s)) => Ok(zeroize::Zeroizing::new(s.auth.to_vec())),
+        None => Err(Rc::HANDLE),
+    }
+}
+
+/// The authPolicy of a loaded object; sequences have none.
+pub(crate) fn auth_policy(_tpm: &Tpm, _handle: u32) -> Option<(crate::crypto::HashAlg, Vec<u8>)> {
+    None
+}
+
+/// The Name of a loaded object; a sequence object (nameAlg TPM_ALG_NULL)
+/// has the empty Name.
+pub(crate) fn name(_tpm: &Tpm, _handle: u32) -> Vec<u8> {
+    Vec::new()
+}
+
+/// Whether authorization failures on the object count against the
+/// dictionary-attack lockout (TPMA_OBJECT.noDA clear).
+pub(crate) fn is_da_protected(_tpm: &Tpm, _handle: u32) -> bool {
+    false
+}
