@@ -306,7 +306,15 @@ fn commands_carry_tpma_cc_from_the_dispatch_table() {
     // Startup: nv.
     assert_eq!(attrs(0x144), 0x0040_0144);
     for c in &list {
-        assert!(!c.vendor() && !c.extensive());
+        assert!(!c.vendor());
+        // extensive: only HierarchyControl, ChangeEPS, ChangePPS and Clear,
+        // as CommandAttributeData.h marks them.
+        assert_eq!(
+            c.extensive(),
+            [0x121, 0x124, 0x125, 0x126].contains(&c.command_index()),
+            "extensive of {:#x}",
+            c.0
+        );
         assert_eq!(c.0 & 0xC03F_0000, 0, "reserved bits of {:#x}", c.0);
     }
 

@@ -11,7 +11,7 @@
 //! sockets (its SESSION_END is never sent). An unknown code ends the
 //! connection (the platform port first answers u32 1), as in TcpServer.c.
 
-use std::io::Write;
+use std::io::{BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::sync::{Arc, Mutex};
 
@@ -121,7 +121,7 @@ pub fn serve(
     Ok(())
 }
 
-fn read_u32(stream: &mut TcpStream, frame_start: bool) -> Result<u32, ReadOutcome> {
+fn read_u32(stream: &mut impl Read, frame_start: bool) -> Result<u32, ReadOutcome> {
     let mut b = [0u8; 4];
     match read_part(stream, &mut b, frame_start) {
         ReadOutcome::Full => Ok(u32::from_be_bytes(b)),
@@ -130,7 +130,7 @@ fn read_u32(stream: &mut TcpStream, frame_start: bool) -> Result<u32, ReadOutcom
 }
 
 /// Reads a `{u32 size, bytes}` array, at most [`net::MAX_FRAME`] long.
-fn read_var(stream: &mut TcpStream) -> Option<Vec<u8>> {
+fn read_var(stream: &mut impl Read) -> Option<Vec<u8>> {
     let len = read_u32(stream, false).ok()? as usize;
     if len > net::MAX_FRAME {
         tracing::warn!(len, "mssim: length prefix over the 1 MiB buffer: closing");
@@ -144,7 +144,11 @@ fn send(stream: &mut TcpStream, bytes: &[u8]) -> bool {
     stream.write_all(bytes).is_ok()
 }
 
-fn command_conn(server: &Server, mut stream: TcpStream) {
+fn command_conn(server: &Server, stream: TcpStream) {
+    // Frames are read through a buffer so a whole command usually costs one
+    // read system call; responses go out in one write.
+    let mut writer = &stream;
+    let mut stream = BufReader::with_capacity(net::READ_BUFFER, &stream);
     loop {
         let Ok(code) = read_u32(&mut stream, true) else {
             return;
@@ -218,7 +222,7 @@ fn command_conn(server: &Server, mut stream: TcpStream) {
             }
         }
         out.extend_from_slice(&0u32.to_be_bytes());
-        if !send(&mut stream, &out) {
+        if writer.write_all(&out).is_err() {
             return;
         }
     }

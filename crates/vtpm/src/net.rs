@@ -161,13 +161,18 @@ pub enum ReadOutcome {
 /// Reads exactly `buf.len()` bytes. With `frame_start`, waiting for the
 /// first byte has no time limit (idle connection) and EOF there is a clean
 /// close; otherwise a stall longer than [`FRAME_TIMEOUT`] breaks the frame.
-pub fn read_part(stream: &mut TcpStream, buf: &mut [u8], frame_start: bool) -> ReadOutcome {
+/// Capacity of the read buffer of a data connection: a whole command of
+/// the largest size the engine accepts, plus framing.
+pub const READ_BUFFER: usize = 4096 + 16;
+
+/// Reads exactly `buf.len()` bytes (see [`read_counted`]).
+pub fn read_part(stream: &mut impl Read, buf: &mut [u8], frame_start: bool) -> ReadOutcome {
     read_counted(stream, buf, frame_start).1
 }
 
 /// [`read_part`], also telling how many bytes arrived.
 pub fn read_counted(
-    stream: &mut TcpStream,
+    stream: &mut impl Read,
     buf: &mut [u8],
     frame_start: bool,
 ) -> (usize, ReadOutcome) {

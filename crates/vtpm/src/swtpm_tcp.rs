@@ -18,7 +18,7 @@
 //! CMD_INIT, so the TPM here starts powered, like swtpm with
 //! `--flags not-need-init`.
 
-use std::io::{self, Read, Write};
+use std::io::{self, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -76,14 +76,18 @@ fn run(server: &Server, prefix_locality: Option<u8>, command: &[u8]) -> Vec<u8> 
 /// Reads a command body of `size` bytes. A body cut short (EOF or
 /// stall) is returned with what arrived and `false`: swtpm hands the TPM
 /// whatever it read, and the TPM answers TPM_RC_COMMAND_SIZE.
-fn read_body(stream: &mut TcpStream, size: usize) -> (Vec<u8>, bool) {
+fn read_body(stream: &mut impl Read, size: usize) -> (Vec<u8>, bool) {
     let mut body = vec![0u8; size];
     let (got, outcome) = read_counted(stream, &mut body, false);
     body.truncate(got);
     (body, outcome == ReadOutcome::Full)
 }
 
-fn data_conn(server: &Server, mut stream: TcpStream) {
+fn data_conn(server: &Server, stream: TcpStream) {
+    // Frames are read through a buffer so a whole command usually costs one
+    // read system call; every answer goes out in one write.
+    let mut writer = &stream;
+    let mut stream = BufReader::with_capacity(net::READ_BUFFER, &stream);
     loop {
         // 9 bytes: the whole simulator prefix, and never more than a raw
         // command (at least 10 bytes) holds.
@@ -106,7 +110,7 @@ fn data_conn(server: &Server, mut stream: TcpStream) {
             out.extend_from_slice(&response);
             out.extend_from_slice(&0u32.to_be_bytes());
             if !whole {
-                let _ = stream.write_all(&out);
+                let _ = writer.write_all(&out);
                 return;
             }
             out
@@ -121,7 +125,7 @@ fn data_conn(server: &Server, mut stream: TcpStream) {
                     // header when the peer goes; no answer.
                     if command.len() >= 10 {
                         tracing::debug!(size, got = command.len(), "swtpm data: command cut short");
-                        let _ = stream.write_all(&run(server, None, &command));
+                        let _ = writer.write_all(&run(server, None, &command));
                     }
                     return;
                 }
@@ -143,11 +147,11 @@ fn data_conn(server: &Server, mut stream: TcpStream) {
                     );
                     run(server, None, &command)
                 };
-                let _ = stream.write_all(&response);
+                let _ = writer.write_all(&response);
                 return;
             }
         };
-        if stream.write_all(&out).is_err() {
+        if writer.write_all(&out).is_err() {
             return;
         }
     }

@@ -57,18 +57,6 @@ pub(crate) fn is_da_protected(tpm: &Tpm, handle: u32) -> bool {
     }
 }
 
-/// The response code of a failed authorization of `handle` (Part 1
-/// §19.7.2): TPM_RC_AUTH_FAIL when it counts against the lockout,
-/// TPM_RC_BAD_AUTH otherwise — as libtpms reports for PCRs, sequences and
-/// the owner/endorsement/platform hierarchies.
-pub(crate) fn failure_code(handle: u32) -> Rc {
-    if handle == rh::LOCKOUT {
-        Rc::AUTH_FAIL
-    } else {
-        Rc::BAD_AUTH
-    }
-}
-
 /// The TPMA_NV_WRITTEN state of an NV index (None if `handle` is not one).
 pub(crate) fn nv_written(tpm: &Tpm, handle: u32) -> Option<bool> {
     nv::written(tpm, handle)
@@ -81,8 +69,16 @@ pub(crate) fn trim(v: &[u8]) -> &[u8] {
     &v[..end]
 }
 
-/// Checks a password session (session number `n`) against `handle`.
-pub(crate) fn check_password(tpm: &Tpm, handle: u32, s: &AuthCommand, n: u32) -> Result<(), Rc> {
+/// Checks a password session (session number `n`) against `handle`. A
+/// mismatch is TPM_RC_AUTH_FAIL, counted against the dictionary-attack
+/// lockout, when `handle` is DA-protected and TPM_RC_BAD_AUTH otherwise
+/// (Part 1 §19.8; reference CheckPWAuthSession / IncrementLockout).
+pub(crate) fn check_password(
+    tpm: &mut Tpm,
+    handle: u32,
+    s: &AuthCommand,
+    n: u32,
+) -> Result<(), Rc> {
     if !s.nonce.is_empty() {
         return Err(Rc::NONCE.session(n));
     }
@@ -98,6 +94,6 @@ pub(crate) fn check_password(tpm: &Tpm, handle: u32, s: &AuthCommand, n: u32) ->
     if bool::from(trim(&expected).ct_eq(trim(s.hmac.as_slice()))) {
         Ok(())
     } else {
-        Err(failure_code(handle).session(n))
+        Err(hierarchy::lockout::increment_lockout(tpm, Some(handle), true, false).session(n))
     }
 }

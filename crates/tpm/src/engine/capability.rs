@@ -74,18 +74,10 @@ pub(crate) mod limits {
     pub const CONTEXT_GAP_MAX: u32 = 0xFFFF;
     /// MAX_ORDERLY_COUNT (TPM_PT_ORDERLY_COUNT).
     pub const ORDERLY_COUNT: u32 = 255;
-    /// Dictionary-attack defaults until TPM2_DictionaryAttackParameters
-    /// exists: the reference implementation's manufacture values.
-    pub const MAX_AUTH_FAIL: u32 = 3;
-    pub const LOCKOUT_INTERVAL: u32 = 1000;
-    pub const LOCKOUT_RECOVERY: u32 = 1000;
 }
 
-/// TPMA_PERMANENT bits (Part 2 §8.6).
+/// TPMA_PERMANENT bits (Part 2 §8.6) not owned by the hierarchy module.
 mod permanent {
-    pub const OWNER_AUTH_SET: u32 = 1 << 0;
-    pub const ENDORSEMENT_AUTH_SET: u32 = 1 << 1;
-    pub const LOCKOUT_AUTH_SET: u32 = 1 << 2;
     pub const TPM_GENERATED_EPS: u32 = 1 << 10;
 }
 
@@ -144,6 +136,8 @@ pub(crate) fn get_capability(tpm: &mut Tpm, ctx: &mut Ctx<'_>) -> Result<(), Rc>
     let property: u32 = ctx.read()?;
     let count: u32 = ctx.read()?;
     ctx.done()?;
+    // The dictionary-attack values reported must be current.
+    super::hierarchy::lockout::self_heal(tpm);
 
     let (data, more) = match capability {
         // TPM_ALG_ID is 16 bits: the reference casts `property` to it.
@@ -201,15 +195,16 @@ pub(crate) fn get_capability(tpm: &mut Tpm, ctx: &mut Ctx<'_>) -> Result<(), Rc>
             if rh::handle_type(property) != rh::HT_PERMANENT {
                 return Err(Rc::VALUE.param(2));
             }
-            // TPM2_SetPrimaryPolicy is not implemented: every policy is
-            // the empty one, reported with hash TPM_ALG_NULL.
+            // TPM2_SetPrimaryPolicy values; TPM_ALG_NULL and an empty
+            // digest where none is set.
             let policies = POLICY_HANDLES.iter().map(|&h| {
+                let (policy_hash, digest) = super::hierarchy::tagged_policy(tpm, h);
                 (
                     h,
                     TaggedPolicy {
                         handle: h,
-                        policy_hash: crate::constants::alg::NULL,
-                        digest: Vec::new(),
+                        policy_hash,
+                        digest,
                     },
                 )
             });
@@ -272,11 +267,45 @@ fn handles(tpm: &Tpm, property: u32, count: u32) -> Result<(Vec<u32>, bool), Rc>
             count,
             max,
         ),
-        // Persistent objects, NV indices, loaded (HMAC) and saved (policy)
-        // sessions: none can exist yet.
-        rh::HT_PERSISTENT | rh::HT_NV_INDEX | rh::HT_HMAC_SESSION | rh::HT_POLICY_SESSION => {
-            (Vec::new(), false)
-        }
+        // Defined NV indices, ascending (reference NvCapGetIndex).
+        rh::HT_NV_INDEX => page(
+            super::nv::handles(tpm).map(|h| (h, h)),
+            property,
+            count,
+            max,
+        ),
+        // Persistent objects, ascending.
+        rh::HT_PERSISTENT => page(
+            super::objects::persistent_handles(tpm)
+                .into_iter()
+                .map(|h| (h, h)),
+            property,
+            count,
+            max,
+        ),
+        // TPM_HT_LOADED_SESSION: loaded sessions by slot, with their own
+        // handle type (reference SessionCapGetLoaded).
+        rh::HT_HMAC_SESSION => page(
+            tpm.vol
+                .sessions
+                .keys()
+                .map(|&h| (rh::HMAC_SESSION_FIRST + (h & 0x00FF_FFFF), h))
+                .collect::<std::collections::BTreeMap<_, _>>()
+                .into_iter(),
+            property,
+            count,
+            max,
+        ),
+        // TPM_HT_SAVED_SESSION: saved sessions by slot, reported in the
+        // HMAC range (reference SessionCapGetSaved).
+        rh::HT_POLICY_SESSION => page(
+            super::context::saved_session_handles(tpm)
+                .into_iter()
+                .map(|h| (rh::POLICY_SESSION_FIRST + (h & 0x00FF_FFFF), h)),
+            property,
+            count,
+            max,
+        ),
         _ => return Err(Rc::HANDLE.param(2)),
     })
 }
@@ -286,7 +315,7 @@ fn command_attributes(d: &super::dispatch::CommandDef) -> CommandAttributes {
     CommandAttributes::new(
         d.code as u16,
         d.nv,
-        false,
+        d.extensive,
         d.flushed,
         d.handles.len() as u8,
         d.r_handle,
@@ -412,23 +441,26 @@ fn property_value(tpm: &Tpm, p: u32) -> Option<u32> {
 
         pt::PERMANENT => permanent_attributes(tpm),
         pt::STARTUP_CLEAR => startup_clear_attributes(tpm),
-        pt::HR_NV_INDEX => 0,
-        pt::HR_LOADED => 0,
-        pt::HR_LOADED_AVAIL => limits::LOADED_SESSIONS,
-        pt::HR_ACTIVE => 0,
-        pt::HR_ACTIVE_AVAIL => limits::ACTIVE_SESSIONS,
+        pt::HR_NV_INDEX => super::nv::count(tpm),
+        pt::HR_LOADED => cfg(tpm.vol.sessions.len()),
+        pt::HR_LOADED_AVAIL => limits::LOADED_SESSIONS.saturating_sub(cfg(tpm.vol.sessions.len())),
+        pt::HR_ACTIVE => cfg(super::context::active_sessions(tpm)),
+        pt::HR_ACTIVE_AVAIL => {
+            limits::ACTIVE_SESSIONS.saturating_sub(cfg(super::context::active_sessions(tpm)))
+        }
         pt::HR_TRANSIENT_AVAIL => cfg(MAX_LOADED_OBJECTS.saturating_sub(tpm.vol.transients.len())),
-        pt::HR_PERSISTENT => 0,
-        pt::HR_PERSISTENT_AVAIL => limits::PERSISTENT_MAX,
-        pt::NV_COUNTERS => 0,
-        pt::NV_COUNTERS_AVAIL => limits::NV_INDICES_MAX,
+        pt::HR_PERSISTENT => cfg(super::objects::persistent_handles(tpm).len()),
+        pt::HR_PERSISTENT_AVAIL => limits::PERSISTENT_MAX
+            .saturating_sub(cfg(super::objects::persistent_handles(tpm).len())),
+        pt::NV_COUNTERS => super::nv::counters(tpm),
+        pt::NV_COUNTERS_AVAIL => super::nv::counters_avail(tpm),
         // The algorithm set is not configurable (TPM2_SetAlgorithmSet).
         pt::ALGORITHM_SET => 0,
         pt::LOADED_CURVES => cfg(algorithms::ECC_CURVES.len()),
-        pt::LOCKOUT_COUNTER => 0,
-        pt::MAX_AUTH_FAIL => limits::MAX_AUTH_FAIL,
-        pt::LOCKOUT_INTERVAL => limits::LOCKOUT_INTERVAL,
-        pt::LOCKOUT_RECOVERY => limits::LOCKOUT_RECOVERY,
+        pt::LOCKOUT_COUNTER => super::hierarchy::da_properties(tpm)[0],
+        pt::MAX_AUTH_FAIL => super::hierarchy::da_properties(tpm)[1],
+        pt::LOCKOUT_INTERVAL => super::hierarchy::da_properties(tpm)[2],
+        pt::LOCKOUT_RECOVERY => super::hierarchy::da_properties(tpm)[3],
         // NV writes are not rate limited.
         pt::NV_WRITE_RECOVERY => 0,
         // No command is audited, so the audit counter never moved.
@@ -437,21 +469,11 @@ fn property_value(tpm: &Tpm, p: u32) -> Option<u32> {
     })
 }
 
-/// TPMA_PERMANENT from the permanent state. The EPS is always generated
-/// by this TPM; disableClear and inLockout cannot be set yet (no
-/// TPM2_ClearControl, no dictionary-attack lockout).
+/// TPMA_PERMANENT from the permanent state: the EPS is always generated
+/// by this TPM; the auth-set, disableClear and inLockout bits come from
+/// the hierarchy module.
 fn permanent_attributes(tpm: &Tpm) -> u32 {
-    let mut v = permanent::TPM_GENERATED_EPS;
-    if !tpm.perm.owner_auth.is_empty() {
-        v |= permanent::OWNER_AUTH_SET;
-    }
-    if !tpm.perm.endorsement_auth.is_empty() {
-        v |= permanent::ENDORSEMENT_AUTH_SET;
-    }
-    if !tpm.perm.lockout_auth.is_empty() {
-        v |= permanent::LOCKOUT_AUTH_SET;
-    }
-    v
+    permanent::TPM_GENERATED_EPS | super::hierarchy::permanent_attributes(tpm)
 }
 
 /// TPMA_STARTUP_CLEAR from the volatile state; `orderly` says the last

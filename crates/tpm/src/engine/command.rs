@@ -188,8 +188,45 @@ fn check_handle(tpm: &Tpm, kind: HandleKind, h: u32, n: u32) -> Result<(), Rc> {
         // TPM_RC_HANDLE — as the reference code's EntityGetLoadStatus.
         HandleKind::ObjectOrNull if h == rh::NULL => Ok(()),
         HandleKind::Entity if h == rh::NULL => Ok(()),
+        // TPMI_DH_ENTITY without `+` (PolicySecret): TPM_RH_NULL is a bad
+        // value; anything else is checked as TPMI_DH_ENTITY.
+        HandleKind::EntityNotNull if h == rh::NULL => Err(Rc::VALUE.handle(n)),
+        HandleKind::EntityNotNull => check_handle(tpm, HandleKind::Entity, h, n),
+        // TPMI_SH_POLICY (Part 2 §9.9): outside the policy session range is
+        // TPM_RC_VALUE; a handle with no loaded session behind it is a
+        // reference warning, as the reference EntityGetLoadStatus says.
+        HandleKind::PolicySession => {
+            let slot = h.wrapping_sub(rh::POLICY_SESSION_FIRST) as usize;
+            if slot >= session::MAX_ACTIVE_SESSIONS {
+                Err(Rc::VALUE.handle(n))
+            } else if tpm.session(h).is_some() {
+                Ok(())
+            } else {
+                Err(Rc(RC_REFERENCE_H0 + n - 1))
+            }
+        }
+        // TPMI_RH_NV_INDEX (Part 2 §9.12): outside the NV range is
+        // TPM_RC_VALUE; an undefined index, or one of a disabled hierarchy,
+        // is TPM_RC_HANDLE (reference NvIndexIsAccessible).
+        HandleKind::NvIndex => {
+            if rh::handle_type(h) != rh::HT_NV_INDEX {
+                return Err(Rc::VALUE.handle(n));
+            }
+            super::nv::check_accessible(tpm, h).map_err(|e| e.handle(n))
+        }
+        // TPMI_RH_NV_AUTH (Part 2 §9.11): owner, platform or an NV index.
+        HandleKind::NvAuth => match rh::handle_type(h) {
+            rh::HT_NV_INDEX => check_handle(tpm, HandleKind::NvIndex, h, n),
+            _ => check_handle(
+                tpm,
+                HandleKind::Permanent(&[rh::OWNER, rh::PLATFORM]),
+                h,
+                n,
+            ),
+        },
         HandleKind::Entity => match rh::handle_type(h) {
             rh::HT_PCR => check_handle(tpm, HandleKind::Pcr { null: false }, h, n),
+            rh::HT_NV_INDEX => check_handle(tpm, HandleKind::NvIndex, h, n),
             rh::HT_PERMANENT => check_handle(
                 tpm,
                 HandleKind::Permanent(&[rh::OWNER, rh::ENDORSEMENT, rh::PLATFORM, rh::LOCKOUT]),
@@ -208,7 +245,41 @@ fn check_handle(tpm: &Tpm, kind: HandleKind, h: u32, n: u32) -> Result<(), Rc> {
                     Err(Rc(RC_REFERENCE_H0 + n - 1))
                 }
             }
-            rh::HT_PERSISTENT => Err(Rc::HANDLE.handle(n)),
+            rh::HT_PERSISTENT => {
+                super::objects::persistent_load_status(tpm, h, false).map_err(|e| e.handle(n))
+            }
+            _ => Err(Rc::VALUE.handle(n)),
+        },
+        // TPMI_DH_OBJECT of TPM2_EvictControl: an endorsement object may be
+        // evicted while its hierarchy is disabled (ObjectLoadEvict).
+        HandleKind::EvictObject if rh::handle_type(h) == rh::HT_PERSISTENT => {
+            super::objects::persistent_load_status(tpm, h, true).map_err(|e| e.handle(n))
+        }
+        HandleKind::EvictObject => check_handle(tpm, HandleKind::Object, h, n),
+        // TPMI_DH_PARENT+ (TPM2_CreateLoaded): an object or a hierarchy.
+        HandleKind::Parent => match rh::handle_type(h) {
+            rh::HT_PERMANENT => check_handle(
+                tpm,
+                HandleKind::Permanent(&[rh::OWNER, rh::ENDORSEMENT, rh::PLATFORM, rh::NULL]),
+                h,
+                n,
+            ),
+            _ => check_handle(tpm, HandleKind::Object, h, n),
+        },
+        // TPMI_DH_CONTEXT (TPM2_ContextSave): a loaded transient entity or
+        // session; out of the implemented ranges TPM_RC_VALUE, nothing
+        // loaded there a reference warning.
+        HandleKind::Context => match rh::handle_type(h) {
+            rh::HT_TRANSIENT => check_handle(tpm, HandleKind::Object, h, n),
+            rh::HT_HMAC_SESSION | rh::HT_POLICY_SESSION => {
+                if (h & 0x00FF_FFFF) as usize >= session::MAX_ACTIVE_SESSIONS {
+                    Err(Rc::VALUE.handle(n))
+                } else if tpm.session(h).is_some() {
+                    Ok(())
+                } else {
+                    Err(Rc(RC_REFERENCE_H0 + n - 1))
+                }
+            }
             _ => Err(Rc::VALUE.handle(n)),
         },
     }

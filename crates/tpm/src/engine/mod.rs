@@ -16,8 +16,10 @@ mod dispatch;
 mod hash_cmds;
 mod hierarchy;
 mod nv;
+mod object;
 mod objects;
 mod pcr;
+mod policy;
 mod random;
 mod selftest;
 mod sequence;
@@ -100,6 +102,12 @@ impl Tpm {
             config.pcr_banks.clone()
         };
         let perm = PermanentState::manufacture(&mut drbg, &banks);
+        Tpm::powered_on(perm, drbg, time, true)
+    }
+
+    /// A TPM holding `perm`, just after _TPM_Init. `dirty` says whether the
+    /// host has yet to store this permanent state.
+    fn powered_on(perm: PermanentState, drbg: Drbg, time: Box<dyn TimeSource>, dirty: bool) -> Tpm {
         let mut tpm = Tpm {
             vol: VolatileState::new(&perm.pcr_allocation),
             perm,
@@ -107,7 +115,7 @@ impl Tpm {
             drbg,
             time,
             init_ms: 0,
-            dirty: true,
+            dirty,
         };
         tpm.power_on();
         tpm
@@ -127,17 +135,7 @@ impl Tpm {
         time: Box<dyn TimeSource>,
     ) -> Result<Tpm, StateError> {
         let perm = PermanentState::from_blob(blob)?;
-        let mut tpm = Tpm {
-            vol: VolatileState::new(&perm.pcr_allocation),
-            perm,
-            started: false,
-            drbg,
-            time,
-            init_ms: 0,
-            dirty: false,
-        };
-        tpm.power_on();
-        Ok(tpm)
+        Ok(Tpm::powered_on(perm, drbg, time, false))
     }
 
     /// The permanent state (including any state saved by

@@ -122,6 +122,17 @@ pub(crate) fn startup(tpm: &mut Tpm, ctx: &mut Ctx<'_>) -> Result<(), Rc> {
             pcr::pcr_changed(tpm, p);
         }
     }
+    // Hierarchy STATE_CLEAR data and dictionary-attack startup.
+    super::hierarchy::on_startup(tpm, kind == Kind::Resume, prev != Orderly::None);
+    // NV index locks, CLEAR_STCLEAR data and orderly RAM (Part 1 §37.2).
+    super::nv::startup(
+        tpm,
+        kind == Kind::Resume,
+        kind == Kind::Reset,
+        prev == Orderly::None,
+    );
+    // Null seed and saved-context bookkeeping (STATE_RESET data).
+    super::object::on_startup(tpm, kind == Kind::Reset, kind == Kind::Resume);
     // Until the next Shutdown, a power loss is disorderly.
     tpm.perm.orderly = Orderly::None;
     Ok(())
@@ -178,6 +189,11 @@ pub(crate) fn shutdown(tpm: &mut Tpm, ctx: &mut Ctx<'_>) -> Result<(), Rc> {
         tpm.perm.saved = None;
         tpm.perm.orderly = Orderly::Clear;
     }
+    super::hierarchy::on_shutdown(tpm, shutdown_type == su::STATE);
+    // The null seed and context counters survive only Shutdown(STATE).
+    super::object::on_shutdown(tpm, shutdown_type == su::STATE);
+    // Orderly NV index RAM is committed (reference NvUpdateIndexOrderlyData).
+    super::nv::shutdown(tpm);
     super::clock::commit(tpm);
     tpm.dirty = true;
     Ok(())

@@ -111,6 +111,14 @@ pub(crate) struct PermanentState {
     pub pending_allocation: Option<PcrSelectionList>,
     pub orderly: Orderly,
     pub saved: Option<SavedState>,
+    /// Hierarchy policies, disableClear and dictionary-attack state
+    /// (see `hierarchy::data`).
+    pub hierarchy: super::hierarchy::HierarchyPerm,
+    /// NV indices and the NV counter floor (see `nv::store`).
+    pub nv: super::nv::NvStore,
+    /// Persistent objects and the object/session state saved by
+    /// Shutdown(STATE) (see `object::store`).
+    pub objects: super::object::ObjectsPermanent,
 }
 
 impl PermanentState {
@@ -141,6 +149,9 @@ impl PermanentState {
             // Startup(CLEAR) reports Clock as safe (as libtpms does).
             orderly: Orderly::Clear,
             saved: None,
+            hierarchy: Default::default(),
+            nv: Default::default(),
+            objects: Default::default(),
         }
     }
 
@@ -178,6 +189,14 @@ impl PermanentState {
         field(tag::ORDERLY, &[orderly]);
         if let Some(s) = &self.saved {
             field(tag::SAVED_STATE, &s.to_bytes());
+        }
+        field(tag::HIERARCHY, &self.hierarchy.to_bytes());
+        field(tag::NV_INDICES, &self.nv.to_bytes());
+        for (t, bytes) in self
+            .objects
+            .blob_fields(tag::OBJECTS, tag::OBJECTS_SAVED)
+        {
+            field(t, &bytes);
         }
 
         let mut out = Vec::with_capacity(body.len() + 48);
@@ -294,6 +313,31 @@ impl PermanentState {
             },
             orderly,
             saved,
+            // Absent in blobs written before the hierarchy commands
+            // existed: those TPMs still have their manufacture values.
+            hierarchy: match fields.get(&tag::HIERARCHY) {
+                Some(v) => super::hierarchy::HierarchyPerm::from_bytes(v).map_err(|err| {
+                    StateError::Field {
+                        tag: tag::HIERARCHY,
+                        err,
+                    }
+                })?,
+                None => Default::default(),
+            },
+            // Absent when there is no persistent object / saved state.
+            objects: super::object::ObjectsPermanent::from_fields(
+                fields.get(&tag::OBJECTS).map(|v| (tag::OBJECTS, *v)),
+                fields.get(&tag::OBJECTS_SAVED).map(|v| (tag::OBJECTS_SAVED, *v)),
+            )
+            .map_err(|(tag, err)| StateError::Field { tag, err })?,
+            // Absent in blobs written before NV indices existed: no index.
+            nv: match fields.get(&tag::NV_INDICES) {
+                Some(v) => super::nv::NvStore::from_bytes(v).map_err(|err| StateError::Field {
+                    tag: tag::NV_INDICES,
+                    err,
+                })?,
+                None => Default::default(),
+            },
         })
     }
 }
@@ -333,6 +377,15 @@ mod tag {
     pub const PENDING_ALLOCATION: u16 = 0x0031;
     pub const ORDERLY: u16 = 0x0040;
     pub const SAVED_STATE: u16 = 0x0041;
+    /// Hierarchy policies, disableClear, dictionary-attack state
+    /// (0x0050-0x005F belong to the hierarchy module).
+    pub const HIERARCHY: u16 = 0x0050;
+    /// NV indices (0x0060-0x006F belong to the NV module).
+    pub const NV_INDICES: u16 = 0x0060;
+    /// Persistent objects (0x0070-0x007F belong to the objects module).
+    pub const OBJECTS: u16 = 0x0070;
+    /// Object/session reset data saved by Shutdown(STATE).
+    pub const OBJECTS_SAVED: u16 = 0x0071;
     pub const KNOWN: &[u16] = &[
         EPS,
         SPS,
@@ -348,6 +401,10 @@ mod tag {
         PENDING_ALLOCATION,
         ORDERLY,
         SAVED_STATE,
+        HIERARCHY,
+        NV_INDICES,
+        OBJECTS,
+        OBJECTS_SAVED,
     ];
 }
 
@@ -471,6 +528,14 @@ pub(crate) struct VolatileState {
     /// Whether the last TPM2_Startup followed an orderly TPM2_Shutdown
     /// (TPMA_STARTUP_CLEAR.orderly, Part 2 §8.11).
     pub orderly_startup: bool,
+    /// platformPolicy and the dictionary-attack timers (see `hierarchy::data`).
+    pub hierarchy: super::hierarchy::HierarchyVol,
+    /// Random per _TPM_Init, drawn on first use (the reference code's
+    /// g_timeEpoch): tickets with a timeout bind it, because TPM time
+    /// restarts from zero at every _TPM_Init (policy helper).
+    pub time_epoch: Option<u64>,
+    /// Null seed, context counters, saved sequences (see `object::store`).
+    pub objects: super::object::ObjectsVolatile,
 }
 
 impl VolatileState {
@@ -496,6 +561,9 @@ impl VolatileState {
                 rate: super::clock::CLOCK_NOMINAL,
             },
             orderly_startup: false,
+            hierarchy: Default::default(),
+            time_epoch: None,
+            objects: Default::default(),
         }
     }
 }

@@ -15,6 +15,7 @@ use crate::wire::{Codec, Reader};
 
 use super::super::auth::{self, auth_policy, auth_value, entity_name, is_da_protected};
 use super::super::dispatch::{CommandDef, Role};
+use super::super::hierarchy::lockout;
 use super::super::Tpm;
 use super::{param_crypt, Session, SessionKind};
 
@@ -108,7 +109,19 @@ pub(crate) fn authorize(
                 attributes: e.attrs,
                 hmac: crate::wire::Tpm2bBytes(e.hmac.to_vec()),
             };
-            auth::check_password(tpm, assoc, &cmd, n)?;
+            // A password always uses the authValue: a locked-out entity is
+            // refused before it is compared (reference CheckLockedOut).
+            if is_da_protected(tpm, assoc) {
+                lockout::check_locked_out(tpm, assoc == rh::LOCKOUT)?;
+            }
+            // NV indices: is the authValue available for this command?
+            let role = def.handles.get(idx).map_or(Role::None, |(_, r)| *r);
+            super::super::nv::check_auth_use(tpm, def.code, role, assoc, false)?;
+            // Objects: userWithAuth / adminWithPolicy (objects helper).
+            super::super::objects::check_auth_use(tpm, role, assoc, false)?;
+            let r = auth::check_password(tpm, assoc, &cmd, n);
+            super::super::nv::after_auth(tpm, assoc, true, &r);
+            r?;
             continue;
         }
         let kind = tpm
@@ -118,9 +131,19 @@ pub(crate) fn authorize(
         if kind == SessionKind::Trial {
             return Err(Rc::ATTRIBUTES.session(n));
         }
+        // A session bound to lockoutAuth is subject to its lockout however
+        // it is used (reference ParseSessionBuffer, isDaBound).
+        if is_lockout_bound(tpm, handle) {
+            lockout::check_locked_out(tpm, true)?;
+        }
         match s.list[idx].associated {
-            Some(assoc) => check_auth_session(tpm, def, locality, &mut s, idx, assoc)
-                .map_err(|e| e.session(n))?,
+            Some(assoc) => {
+                let r = check_auth_session(tpm, def, locality, &mut s, idx, assoc);
+                // PIN indices count the authorizations that used them.
+                let used = s.list[idx].include_auth;
+                super::super::nv::after_auth(tpm, assoc, used, &r);
+                r.map_err(|e| e.session(n))?
+            }
             None => {
                 let a = s.list[idx].attrs;
                 let any = session_attr::AUDIT | session_attr::ENCRYPT | session_attr::DECRYPT;
@@ -128,7 +151,8 @@ pub(crate) fn authorize(
                     return Err(Rc::ATTRIBUTES.session(n));
                 }
                 s.list[idx].include_auth = false;
-                check_hmac(tpm, &s, idx, None).map_err(|e| e.session(n))?;
+                check_hmac(tpm, &s, idx, None)
+                    .map_err(|e| da_failure(tpm, e, None, false, handle).session(n))?;
             }
         }
     }
@@ -252,6 +276,26 @@ fn is_bind_entity(tpm: &Tpm, session: &Session, handle: u32) -> bool {
     }
 }
 
+/// Whether session `handle` is bound to TPM_RH_LOCKOUT (the reference
+/// isLockoutBound; only HMAC sessions record their bind entity here).
+fn is_lockout_bound(tpm: &Tpm, handle: u32) -> bool {
+    tpm.session(handle)
+        .and_then(|s| s.bound.as_ref())
+        .is_some_and(|(name, _)| name.as_slice() == rh::LOCKOUT.to_be_bytes())
+}
+
+/// Turns an authorization failure (TPM_RC_BAD_AUTH / TPM_RC_AUTH_FAIL from
+/// a comparison) into the reference IncrementLockout result: the DA
+/// bookkeeping is done and the code is AUTH_FAIL exactly when DA applies.
+/// Other codes pass through.
+fn da_failure(tpm: &mut Tpm, rc: Rc, assoc: Option<u32>, include_auth: bool, session: u32) -> Rc {
+    if rc != Rc::BAD_AUTH && rc != Rc::AUTH_FAIL {
+        return rc;
+    }
+    let bound = is_lockout_bound(tpm, session);
+    lockout::increment_lockout(tpm, assoc, include_auth, bound)
+}
+
 /// CheckAuthSession for an HMAC or policy session authorizing `assoc`.
 fn check_auth_session(
     tpm: &mut Tpm,
@@ -270,6 +314,15 @@ fn check_auth_session(
         !is_bind_entity(tpm, session, assoc)
     };
     s.list[idx].include_auth = include_auth;
+    // An authValue about to be used must not be locked out.
+    if include_auth && is_da_protected(tpm, assoc) {
+        lockout::check_locked_out(tpm, assoc == rh::LOCKOUT)?;
+    }
+    // NV indices: is the authValue or authPolicy available for this command?
+    let role = def.handles.get(idx).map_or(Role::None, |(_, r)| *r);
+    super::super::nv::check_auth_use(tpm, def.code, role, assoc, is_policy)?;
+    // Objects: userWithAuth / adminWithPolicy (objects helper).
+    super::super::objects::check_auth_use(tpm, role, assoc, is_policy)?;
     if is_policy {
         let Some((policy_alg, policy)) = auth_policy(tpm, assoc) else {
             return Err(Rc::AUTH_UNAVAILABLE);
@@ -282,11 +335,12 @@ fn check_auth_session(
             return if bool::from(auth::trim(&expected).ct_eq(given)) {
                 Ok(())
             } else {
-                Err(auth::failure_code(assoc))
+                Err(da_failure(tpm, Rc::BAD_AUTH, Some(assoc), true, handle))
             };
         }
     }
     check_hmac(tpm, s, idx, Some(assoc))
+        .map_err(|e| da_failure(tpm, e, Some(assoc), include_auth, handle))
 }
 
 /// CheckPolicyAuthSession: the policy session's accumulated state must

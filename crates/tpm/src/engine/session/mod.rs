@@ -126,6 +126,9 @@ impl Tpm {
         if self.vol.sessions.len() >= MAX_LOADED_SESSIONS {
             return Err(Rc::SESSION_MEMORY);
         }
+        // Saved sessions keep their slots; the context gap may forbid
+        // taking the last free one (reference ContextIdSessionCreate).
+        super::context::check_new_session_gap(self)?;
         let base = match s.kind {
             SessionKind::Hmac => rh::HMAC_SESSION_FIRST,
             SessionKind::Policy | SessionKind::Trial => rh::POLICY_SESSION_FIRST,
@@ -138,6 +141,7 @@ impl Tpm {
                     .vol
                     .sessions
                     .contains_key(&(rh::POLICY_SESSION_FIRST + slot))
+                || super::context::is_saved_session_slot(self, slot)
         };
         let slot = (0..MAX_ACTIVE_SESSIONS as u32)
             .find(|&s| !used(s))
