@@ -195,6 +195,8 @@ const SHA384: u16 = 0x000C;
 const ALG_NULL: u16 = 0x0010;
 
 const CC_NV_UNDEFINE_SPACE_SPECIAL: u32 = 0x11F;
+const CC_HIERARCHY_CONTROL: u32 = 0x121;
+const CC_CLEAR: u32 = 0x126;
 const CC_NV_UNDEFINE_SPACE: u32 = 0x122;
 const CC_NV_DEFINE_SPACE: u32 = 0x12A;
 const CC_NV_GLOBAL_WRITE_LOCK: u32 = 0x132;
@@ -1126,5 +1128,83 @@ fn ek_certificate_indices_match() {
     p.same("getcap handles", &get_capability(1, 0x01C0_0000, 10));
     p.cycle(None, SU_CLEAR);
     p.same("ReadPublic after power loss", &read_public(0x01C0_0002));
+    p.finish();
+}
+
+/// TPM2_Clear deletes the owner's indices (and raises the counter floor);
+/// disabled hierarchies hide their indices (Part 1 §13.5, §37.2.1).
+#[test]
+fn clear_and_disabled_hierarchies_match() {
+    let mut p = Pair::started();
+    let owner = 0x0150_0400;
+    let ctr = 0x0150_0401;
+    let plat = 0x01C0_0400;
+    p.same(
+        "define owner",
+        &define(owner, OWNER_RW | AUTHREAD | NO_DA, b"", 8),
+    );
+    p.same(
+        "define counter",
+        &define(ctr, OWNER_RW | NT_COUNTER, b"", 8),
+    );
+    p.same(
+        "define platform",
+        &define(plat, PLATFORMCREATE | PPWRITE | PPREAD | OWNERREAD, b"", 8),
+    );
+    for n in 0..4 {
+        p.same(
+            &format!("increment {n}"),
+            &on_index(CC_NV_INCREMENT, RH_OWNER, ctr, b"", &[]),
+        );
+    }
+    p.same("write platform", &write(RH_PLATFORM, plat, b"", &[4; 8], 0));
+
+    // HierarchyControl(platform, TPM_RH_OWNER, NO): owner indices vanish.
+    let hc = |enable: u32, state: u8| {
+        let mut params = enable.to_be_bytes().to_vec();
+        params.push(state);
+        auth_cmd(CC_HIERARCHY_CONTROL, &[RH_PLATFORM], &[pw(b"")], &params)
+    };
+    p.same("disable owner", &hc(RH_OWNER, 0));
+    p.same("ReadPublic owner index", &read_public(owner));
+    p.same("read owner index", &read(owner, owner, b"", 8, 0));
+    p.same(
+        "platform reads owner index",
+        &read(RH_PLATFORM, owner, b"", 8, 0),
+    );
+    p.same("owner defines", &define(0x0150_0402, OWNER_RW, b"", 8));
+    p.same("ReadPublic platform index", &read_public(plat));
+    p.same("getcap handles", &get_capability(1, 0x0100_0000, 64));
+    // HierarchyControl(platform, TPM_RH_PLATFORM_NV, NO).
+    p.same("disable platform NV", &hc(0x4000_000D, 0));
+    p.same("ReadPublic platform index hidden", &read_public(plat));
+    p.same(
+        "platform defines",
+        &define(0x01C0_0401, PLATFORMCREATE | PPWRITE | PPREAD, b"", 8),
+    );
+    p.cycle(None, SU_CLEAR);
+    p.same("ReadPublic owner index again", &read_public(owner));
+
+    // TPM2_Clear(platform): owner indices go, platform indices stay, and a
+    // new counter starts above the deleted one.
+    p.same(
+        "Clear",
+        &auth_cmd(CC_CLEAR, &[RH_PLATFORM], &[pw(b"")], &[]),
+    );
+    p.same(
+        "getcap handles after Clear",
+        &get_capability(1, 0x0100_0000, 64),
+    );
+    p.same("ReadPublic platform after Clear", &read_public(plat));
+    p.same("ReadPublic owner after Clear", &read_public(owner));
+    p.same(
+        "redefine counter",
+        &define(ctr, OWNER_RW | NT_COUNTER, b"", 8),
+    );
+    p.same(
+        "increment redefined",
+        &on_index(CC_NV_INCREMENT, RH_OWNER, ctr, b"", &[]),
+    );
+    p.same("read redefined", &read(RH_OWNER, ctr, b"", 8, 0));
     p.finish();
 }

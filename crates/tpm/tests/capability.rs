@@ -348,12 +348,17 @@ fn commands_page_and_ignore_foreign_start_codes() {
 }
 
 #[test]
-fn pp_and_audit_commands_are_empty_lists_of_the_right_type() {
+fn pp_and_audit_commands_are_lists_of_the_right_type() {
     let mut t = tpm();
     let (more, data) = ok(&mut t, CAP_PP_COMMANDS, 0, 254);
     assert!(!more);
     assert_eq!(data, Capabilities::PpCommands(vec![]));
+    // As manufactured only TPM2_SetCommandCodeAuditStatus is audited
+    // (reference CommandAuditPreInstall_Init; attestation helper).
     let (more, data) = ok(&mut t, CAP_AUDIT_COMMANDS, 0, 254);
+    assert!(!more);
+    assert_eq!(data, Capabilities::AuditCommands(vec![0x140]));
+    let (more, data) = ok(&mut t, CAP_AUDIT_COMMANDS, 0x141, 254);
     assert!(!more);
     assert_eq!(data, Capabilities::AuditCommands(vec![]));
 }

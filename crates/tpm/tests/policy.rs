@@ -158,7 +158,10 @@ fn trial_digests_of_the_condition_commands() {
         m.ext(cc::POLICY_COMMAND_CODE, &[&cc::PCR_EXTEND.to_be_bytes()]);
         assert_eq!(get_digest(&mut t, s.handle), m.digest, "CommandCode");
 
-        on(cc::POLICY_LOCALITY, &s).u8(0x03).run(&mut t, 0).expect_ok();
+        on(cc::POLICY_LOCALITY, &s)
+            .u8(0x03)
+            .run(&mut t, 0)
+            .expect_ok();
         m.ext(cc::POLICY_LOCALITY, &[&[0x03]]);
         assert_eq!(get_digest(&mut t, s.handle), m.digest, "Locality");
 
@@ -169,7 +172,10 @@ fn trial_digests_of_the_condition_commands() {
         assert_eq!(get_digest(&mut t, s.handle), m.digest, "PhysicalPresence");
 
         let cp = vec![0xc7; digest_len(hash_alg)];
-        on(cc::POLICY_CP_HASH, &s).tpm2b(&cp).run(&mut t, 0).expect_ok();
+        on(cc::POLICY_CP_HASH, &s)
+            .tpm2b(&cp)
+            .run(&mut t, 0)
+            .expect_ok();
         m.ext(cc::POLICY_CP_HASH, &[&cp]);
         assert_eq!(get_digest(&mut t, s.handle), m.digest, "CpHash");
 
@@ -208,7 +214,8 @@ fn trial_digests_of_the_condition_commands() {
                 .expect_ok();
         }
         let mut m = Model::new(hash_alg);
-        m.ext(cc::POLICY_TEMPLATE, &[&th]).ext(cc::POLICY_TEMPLATE, &[&th]);
+        m.ext(cc::POLICY_TEMPLATE, &[&th])
+            .ext(cc::POLICY_TEMPLATE, &[&th]);
         assert_eq!(get_digest(&mut t, s.handle), m.digest, "Template");
     }
 }
@@ -248,7 +255,10 @@ fn duplication_select_digest_with_and_without_the_object() {
             .u8(include)
             .run(&mut t, 0)
             .expect_rc(RC_CPHASH);
-        Cmd::new(cc::FLUSH_CONTEXT).u32(s.handle).run(&mut t, 0).expect_ok();
+        Cmd::new(cc::FLUSH_CONTEXT)
+            .u32(s.handle)
+            .run(&mut t, 0)
+            .expect_ok();
     }
     // A command code set first: TPM_RC_COMMAND_CODE.
     let s = start(&mut t, SE_TRIAL, alg::SHA256);
@@ -293,17 +303,35 @@ fn condition_commands_refuse_conflicts_as_the_reference() {
         .run(&mut t, 0)
         .expect_rc(RC_VALUE_P1);
     // PolicyLocality: zero; narrowing to nothing; mixing extended.
-    on(cc::POLICY_LOCALITY, &s).u8(0).run(&mut t, 0).expect_rc(RC_RANGE_P1);
-    on(cc::POLICY_LOCALITY, &s).u8(0x01).run(&mut t, 0).expect_ok();
-    on(cc::POLICY_LOCALITY, &s).u8(0x02).run(&mut t, 0).expect_rc(RC_RANGE_P1);
-    on(cc::POLICY_LOCALITY, &s).u8(0x40).run(&mut t, 0).expect_rc(RC_RANGE_P1);
+    on(cc::POLICY_LOCALITY, &s)
+        .u8(0)
+        .run(&mut t, 0)
+        .expect_rc(RC_RANGE_P1);
+    on(cc::POLICY_LOCALITY, &s)
+        .u8(0x01)
+        .run(&mut t, 0)
+        .expect_ok();
+    on(cc::POLICY_LOCALITY, &s)
+        .u8(0x02)
+        .run(&mut t, 0)
+        .expect_rc(RC_RANGE_P1);
+    on(cc::POLICY_LOCALITY, &s)
+        .u8(0x40)
+        .run(&mut t, 0)
+        .expect_rc(RC_RANGE_P1);
     // PolicyCpHash: wrong size; a different value; a nameHash set first.
     on(cc::POLICY_CP_HASH, &s)
         .tpm2b(&[1; 20])
         .run(&mut t, 0)
         .expect_rc(RC_SIZE_P1);
-    on(cc::POLICY_CP_HASH, &s).tpm2b(&[1; 32]).run(&mut t, 0).expect_ok();
-    on(cc::POLICY_CP_HASH, &s).tpm2b(&[1; 32]).run(&mut t, 0).expect_ok();
+    on(cc::POLICY_CP_HASH, &s)
+        .tpm2b(&[1; 32])
+        .run(&mut t, 0)
+        .expect_ok();
+    on(cc::POLICY_CP_HASH, &s)
+        .tpm2b(&[1; 32])
+        .run(&mut t, 0)
+        .expect_ok();
     on(cc::POLICY_CP_HASH, &s)
         .tpm2b(&[2; 32])
         .run(&mut t, 0)
@@ -316,7 +344,10 @@ fn condition_commands_refuse_conflicts_as_the_reference() {
         .tpm2b(&[2; 32])
         .run(&mut t, 0)
         .expect_rc(RC_CPHASH);
-    on(cc::POLICY_NV_WRITTEN, &s).u8(0).run(&mut t, 0).expect_ok();
+    on(cc::POLICY_NV_WRITTEN, &s)
+        .u8(0)
+        .run(&mut t, 0)
+        .expect_ok();
     on(cc::POLICY_NV_WRITTEN, &s)
         .u8(1)
         .run(&mut t, 0)
@@ -327,7 +358,10 @@ fn condition_commands_refuse_conflicts_as_the_reference() {
         .tpm2b(&[1; 31])
         .run(&mut t, 0)
         .expect_rc(RC_SIZE_P1);
-    on(cc::POLICY_TEMPLATE, &s).tpm2b(&[3; 32]).run(&mut t, 0).expect_ok();
+    on(cc::POLICY_TEMPLATE, &s)
+        .tpm2b(&[3; 32])
+        .run(&mut t, 0)
+        .expect_ok();
     on(cc::POLICY_TEMPLATE, &s)
         .tpm2b(&[4; 32])
         .run(&mut t, 0)
@@ -423,12 +457,18 @@ fn policy_or_trial_and_real() {
     assert_eq!(get_digest(&mut t, trial.handle), want);
     // Two to eight branches (TPM_RC_SIZE on the list otherwise).
     or_cmd(&trial, &[&a]).run(&mut t, 0).expect_rc(RC_SIZE_P1);
-    or_cmd(&trial, &[a.as_slice(); 9]).run(&mut t, 0).expect_rc(RC_SIZE_P1);
-    or_cmd(&trial, &[&[0u8; 65]]).run(&mut t, 0).expect_rc(RC_SIZE_P1);
+    or_cmd(&trial, &[a.as_slice(); 9])
+        .run(&mut t, 0)
+        .expect_rc(RC_SIZE_P1);
+    or_cmd(&trial, &[&[0u8; 65]])
+        .run(&mut t, 0)
+        .expect_rc(RC_SIZE_P1);
 
     // A real session: the current digest must be one of the branches.
     let real = start(&mut t, SE_POLICY, alg::SHA256);
-    or_cmd(&real, &[&a, &b]).run(&mut t, 0).expect_rc(RC_VALUE_P1);
+    or_cmd(&real, &[&a, &b])
+        .run(&mut t, 0)
+        .expect_rc(RC_VALUE_P1);
     on(cc::POLICY_AUTH_VALUE, &real).run(&mut t, 0).expect_ok();
     let branch = Model::new(alg::SHA256)
         .ext(cc::POLICY_AUTH_VALUE, &[])
@@ -443,8 +483,13 @@ fn policy_or_trial_and_real() {
 #[test]
 fn policy_pcr_digest_checks_and_counter() {
     let (mut t, _) = started();
-    pcr_extend(&mut t, 0, 16, &[(alg::SHA256, &[0x42; 32]), (alg::SHA1, &[0x24; 20])])
-        .expect_ok();
+    pcr_extend(
+        &mut t,
+        0,
+        16,
+        &[(alg::SHA256, &[0x42; 32]), (alg::SHA1, &[0x24; 20])],
+    )
+    .expect_ok();
     let p16 = pcr_value(&mut t, alg::SHA256, 16);
     let p0 = pcr_value(&mut t, alg::SHA256, 0);
     let p16_sha1 = pcr_value(&mut t, alg::SHA1, 16);
@@ -571,7 +616,10 @@ fn policy_secret_parameter_checks() {
     policy_secret(&mut t, rh::OWNER, &s, &[0; 32], &[], &[], 0).expect_rc(RC_NONCE_P1);
     // cpHashA of the wrong size; then a cpHash conflict.
     policy_secret(&mut t, rh::OWNER, &s, &[], &[1; 20], &[], 0).expect_rc(RC_SIZE_P2);
-    on(cc::POLICY_CP_HASH, &s).tpm2b(&[1; 32]).run(&mut t, 0).expect_ok();
+    on(cc::POLICY_CP_HASH, &s)
+        .tpm2b(&[1; 32])
+        .run(&mut t, 0)
+        .expect_ok();
     policy_secret(&mut t, rh::OWNER, &s, &[], &[2; 32], &[], 0).expect_rc(RC_CPHASH);
     policy_secret(&mut t, rh::OWNER, &s, &[], &[1; 32], &[], 0).expect_ok();
     // An absolute expiration (no nonce) in the past.
@@ -621,7 +669,11 @@ fn policy_secret_ticket_is_redeemed_by_policy_ticket() {
     assert_eq!(timeout.len(), 8);
     assert_eq!(tag, 0x8023);
     assert_eq!(hier, rh::ENDORSEMENT);
-    assert_eq!(digest.len(), 64, "HMAC with the context integrity hash (SHA-512)");
+    assert_eq!(
+        digest.len(),
+        64,
+        "HMAC with the context integrity hash (SHA-512)"
+    );
     let mut want = Model::new(alg::SHA256);
     want.ext(cc::POLICY_SECRET, &[&rh::ENDORSEMENT.to_be_bytes()])
         .policy_ref(b"why");
@@ -631,7 +683,16 @@ fn policy_secret_ticket_is_redeemed_by_policy_ticket() {
     flush(&mut t, &s);
     let name = rh::ENDORSEMENT.to_be_bytes();
     let s2 = start(&mut t, SE_POLICY, alg::SHA256);
-    policy_ticket(&mut t, &s2, &timeout, &cp, b"why", &name, (tag, hier, &digest)).expect_ok();
+    policy_ticket(
+        &mut t,
+        &s2,
+        &timeout,
+        &cp,
+        b"why",
+        &name,
+        (tag, hier, &digest),
+    )
+    .expect_ok();
     assert_eq!(get_digest(&mut t, s2.handle), want.digest);
 
     // Anything changed is TPM_RC_TICKET.
@@ -641,23 +702,71 @@ fn policy_secret_ticket_is_redeemed_by_policy_ticket() {
     bad[3] ^= 1;
     policy_ticket(&mut t, &s3, &timeout, &cp, b"why", &name, (tag, hier, &bad))
         .expect_rc(RC_TICKET_P5);
-    policy_ticket(&mut t, &s3, &timeout, &cp, b"who", &name, (tag, hier, &digest))
-        .expect_rc(RC_TICKET_P5);
-    policy_ticket(&mut t, &s3, &timeout, &cp, b"why", &name, (0x8025, hier, &digest))
-        .expect_rc(RC_TICKET_P5);
-    policy_ticket(&mut t, &s3, &timeout, &cp, b"why", &name, (0x8021, hier, &digest))
-        .expect_rc(RC_TAG_P5);
+    policy_ticket(
+        &mut t,
+        &s3,
+        &timeout,
+        &cp,
+        b"who",
+        &name,
+        (tag, hier, &digest),
+    )
+    .expect_rc(RC_TICKET_P5);
+    policy_ticket(
+        &mut t,
+        &s3,
+        &timeout,
+        &cp,
+        b"why",
+        &name,
+        (0x8025, hier, &digest),
+    )
+    .expect_rc(RC_TICKET_P5);
+    policy_ticket(
+        &mut t,
+        &s3,
+        &timeout,
+        &cp,
+        b"why",
+        &name,
+        (0x8021, hier, &digest),
+    )
+    .expect_rc(RC_TAG_P5);
     // The timeout buffer must be 8 octets.
-    policy_ticket(&mut t, &s3, &timeout[1..], &cp, b"why", &name, (tag, hier, &digest))
-        .expect_rc(RC_SIZE_P1);
+    policy_ticket(
+        &mut t,
+        &s3,
+        &timeout[1..],
+        &cp,
+        b"why",
+        &name,
+        (tag, hier, &digest),
+    )
+    .expect_rc(RC_SIZE_P1);
     // Not in a trial session.
     let trial = start(&mut t, SE_TRIAL, alg::SHA256);
-    policy_ticket(&mut t, &trial, &timeout, &cp, b"why", &name, (tag, hier, &digest))
-        .expect_rc(RC_ATTRIBUTES_H1);
+    policy_ticket(
+        &mut t,
+        &trial,
+        &timeout,
+        &cp,
+        b"why",
+        &name,
+        (tag, hier, &digest),
+    )
+    .expect_rc(RC_ATTRIBUTES_H1);
     // Once the 60 s are over, the ticket has expired.
     clock.advance(61_000);
-    policy_ticket(&mut t, &s3, &timeout, &cp, b"why", &name, (tag, hier, &digest))
-        .expect_rc(RC_EXPIRED_P1);
+    policy_ticket(
+        &mut t,
+        &s3,
+        &timeout,
+        &cp,
+        b"why",
+        &name,
+        (tag, hier, &digest),
+    )
+    .expect_rc(RC_EXPIRED_P1);
 }
 
 #[test]
@@ -691,8 +800,12 @@ fn policy_counter_timer_bounds_digest_and_condition() {
             .u16(op)
     };
     // Bounds are checked even in a trial session.
-    ct(&trial, &[1], 26, 0).run(&mut t, 0).expect_rc(RC_VALUE_P2);
-    ct(&trial, &[1, 2], 24, 0).run(&mut t, 0).expect_rc(RC_RANGE);
+    ct(&trial, &[1], 26, 0)
+        .run(&mut t, 0)
+        .expect_rc(RC_VALUE_P2);
+    ct(&trial, &[1, 2], 24, 0)
+        .run(&mut t, 0)
+        .expect_rc(RC_RANGE);
     ct(&trial, &[1], 0, 12).run(&mut t, 0).expect_rc(0x3c4);
     // The trial digest: H(old || CC || H(operandB || offset || operation)).
     let operand = 5000u64.to_be_bytes();
@@ -750,15 +863,21 @@ fn policy_authorize_trial_digest_and_key_name_checks() {
             .tpm2b(&[])
     };
     on(cc::POLICY_AUTH_VALUE, &s).run(&mut t, 0).expect_ok();
-    auth(&s, &[9; 32], b"r", &key_name).run(&mut t, 0).expect_ok();
+    auth(&s, &[9; 32], b"r", &key_name)
+        .run(&mut t, 0)
+        .expect_ok();
     // The digest so far is replaced by one naming the approving key.
     let mut m = Model::new(alg::SHA256);
     m.ext(cc::POLICY_AUTHORIZE, &[&key_name]).policy_ref(b"r");
     assert_eq!(get_digest(&mut t, s.handle), m.digest);
     // keySign's hash must be implemented and its digest complete.
     let bad_alg = [&[0x00u8, 0x01][..], &[0x31; 32]].concat();
-    auth(&s, &[], &[], &bad_alg).run(&mut t, 0).expect_rc(RC_HASH_P3);
-    auth(&s, &[], &[], &key_name[..20]).run(&mut t, 0).expect_rc(RC_SIZE_P3);
+    auth(&s, &[], &[], &bad_alg)
+        .run(&mut t, 0)
+        .expect_rc(RC_HASH_P3);
+    auth(&s, &[], &[], &key_name[..20])
+        .run(&mut t, 0)
+        .expect_rc(RC_SIZE_P3);
     // A real session: approvedPolicy must be the current digest, then the
     // (NULL) ticket does not verify.
     let real = start(&mut t, SE_POLICY, alg::SHA256);
@@ -822,7 +941,10 @@ fn policy_session_authorizes_only_what_its_policy_allows() {
 
     // A policy for another command code: TPM_RC_POLICY_CC.
     let mut m = Model::new(alg::SHA256);
-    m.ext(cc::POLICY_COMMAND_CODE, &[&cc::CLOCK_RATE_ADJUST.to_be_bytes()]);
+    m.ext(
+        cc::POLICY_COMMAND_CODE,
+        &[&cc::CLOCK_RATE_ADJUST.to_be_bytes()],
+    );
     assert!(set_owner_policy(&mut t, &m.digest));
     on(cc::POLICY_COMMAND_CODE, &s)
         .u32(cc::CLOCK_RATE_ADJUST)
@@ -854,7 +976,10 @@ fn policy_session_authorizes_only_what_its_policy_allows() {
     m.ext(cc::POLICY_LOCALITY, &[&[0x08]]);
     assert!(set_owner_policy(&mut t, &m.digest));
     let s = start(&mut t, SE_POLICY, alg::SHA256);
-    on(cc::POLICY_LOCALITY, &s).u8(0x08).run(&mut t, 0).expect_ok();
+    on(cc::POLICY_LOCALITY, &s)
+        .u8(0x08)
+        .run(&mut t, 0)
+        .expect_ok();
     clock_set_with(&mut t, &s, &[], 0).expect_rc(RC_LOCALITY);
     clock_set_with(&mut t, &s, &[], 3).expect_ok();
     flush(&mut t, &s);
@@ -904,4 +1029,111 @@ fn policy_password_takes_the_auth_value_in_clear() {
     // password in clear is then a bad HMAC.
     on(cc::POLICY_AUTH_VALUE, &s).run(&mut t, 0).expect_ok();
     clock_set_with(&mut t, &s, b"sesame", 0).expect_rc(RC_BAD_AUTH_S1);
+}
+
+#[test]
+fn policy_signed_verifies_and_its_ticket_is_redeemed() {
+    use p256::ecdsa::signature::hazmat::PrehashSigner;
+    use p256::ecdsa::{Signature, SigningKey};
+
+    let (mut t, _) = started();
+    let sk = SigningKey::from_bytes(&[7u8; 32].into()).unwrap();
+    let point = sk.verifying_key().to_encoded_point(false);
+    // TPMT_PUBLIC: ECC P-256, nameAlg SHA-256, sign | userWithAuth.
+    let mut public = Vec::new();
+    for v in [0x0023u16, alg::SHA256] {
+        public.extend_from_slice(&v.to_be_bytes());
+    }
+    public.extend_from_slice(&0x0004_0040u32.to_be_bytes());
+    for v in [0u16, alg::NULL, alg::NULL, 0x0003, alg::NULL] {
+        public.extend_from_slice(&v.to_be_bytes());
+    }
+    for c in [point.x().unwrap().as_slice(), point.y().unwrap().as_slice()] {
+        public.extend_from_slice(&32u16.to_be_bytes());
+        public.extend_from_slice(c);
+    }
+    let r = Cmd::new(cc::LOAD_EXTERNAL)
+        .tpm2b(&[])
+        .tpm2b(&public)
+        .u32(rh::OWNER)
+        .run(&mut t, 0);
+    if r.rc == 0x143 {
+        eprintln!("TPM2_LoadExternal not implemented yet: skipping");
+        return;
+    }
+    r.expect_ok();
+    let key = u32::from_be_bytes(r.body[0..4].try_into().unwrap());
+    let name = Rd::new(&r.body[4..]).tpm2b();
+    assert_eq!(
+        name,
+        [
+            &alg::SHA256.to_be_bytes()[..],
+            &hash(alg::SHA256, &[&public])
+        ]
+        .concat()
+    );
+
+    let s = start(&mut t, SE_POLICY, alg::SHA256);
+    let expiration: i32 = -30;
+    let a_hash = hash(
+        alg::SHA256,
+        &[&s.nonce_tpm, &expiration.to_be_bytes(), &[], b"signed"],
+    );
+    let sig: Signature = sk.sign_prehash(&a_hash).unwrap();
+    let (sig_r, sig_s) = sig.split_bytes();
+    let signed = |s: &Sess, sig_s: &[u8]| {
+        Cmd::new(cc::POLICY_SIGNED)
+            .handle(key)
+            .handle(s.handle)
+            .tpm2b(&s.nonce_tpm)
+            .tpm2b(&[])
+            .tpm2b(b"signed")
+            .u32(expiration as u32)
+            .u16(alg::ECDSA)
+            .u16(alg::SHA256)
+            .tpm2b(&sig_r)
+            .tpm2b(sig_s)
+    };
+    // A forged signature: TPM_RC_SIGNATURE on parameter 5.
+    let mut forged = sig_s.to_vec();
+    forged[31] ^= 1;
+    signed(&s, &forged).run(&mut t, 0).expect_rc(0x5db);
+    let r = signed(&s, &sig_s).run(&mut t, 0);
+    let (timeout, tag, hier, digest) = ticket_of(&r);
+    assert_eq!(timeout.len(), 8);
+    assert_eq!(timeout[0] & 0x80, 0, "tied to the session nonce");
+    assert_eq!(
+        (tag, hier),
+        (0x8025, rh::OWNER),
+        "TPM_ST_AUTH_SIGNED, owner"
+    );
+    let mut want = Model::new(alg::SHA256);
+    want.ext(cc::POLICY_SIGNED, &[&name]).policy_ref(b"signed");
+    assert_eq!(get_digest(&mut t, s.handle), want.digest);
+    flush(&mut t, &s);
+
+    let s2 = start(&mut t, SE_POLICY, alg::SHA256);
+    policy_ticket(
+        &mut t,
+        &s2,
+        &timeout,
+        &[],
+        b"signed",
+        &name,
+        (tag, hier, &digest),
+    )
+    .expect_ok();
+    assert_eq!(get_digest(&mut t, s2.handle), want.digest);
+    let mut other_name = name.clone();
+    other_name[5] ^= 1;
+    policy_ticket(
+        &mut t,
+        &s2,
+        &timeout,
+        &[],
+        b"signed",
+        &other_name,
+        (tag, hier, &digest),
+    )
+    .expect_rc(RC_TICKET_P5);
 }

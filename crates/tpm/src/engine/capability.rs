@@ -69,7 +69,9 @@ pub(crate) mod limits {
     /// Largest saved object / session context (TPM_PT_MAX_OBJECT_CONTEXT,
     /// TPM_PT_MAX_SESSION_CONTEXT): TPM2_ContextSave stays within these.
     pub const OBJECT_CONTEXT_MAX: u32 = 2048;
-    pub const SESSION_CONTEXT_MAX: u32 = 512;
+    /// A SHA-512 session with every policy field set saves to ~720 octets
+    /// (object/saved.rs tests the bound).
+    pub const SESSION_CONTEXT_MAX: u32 = 1024;
     /// Context slots are 16-bit (TPM_PT_CONTEXT_GAP_MAX).
     pub const CONTEXT_GAP_MAX: u32 = 0xFFFF;
     /// MAX_ORDERLY_COUNT (TPM_PT_ORDERLY_COUNT).
@@ -162,10 +164,21 @@ pub(crate) fn get_capability(tpm: &mut Tpm, ctx: &mut Ctx<'_>) -> Result<(), Rc>
             let (v, more) = commands(property, count);
             (Capabilities::Commands(v), more)
         }
-        // No command needs physical presence and none is audited: neither
-        // TPM2_PP_Commands nor TPM2_SetCommandCodeAuditStatus exists here.
+        // No command needs physical presence: TPM2_PP_Commands does not
+        // exist here.
         cap::PP_COMMANDS => (Capabilities::PpCommands(Vec::new()), false),
-        cap::AUDIT_COMMANDS => (Capabilities::AuditCommands(Vec::new()), false),
+        // The commands TPM2_SetCommandCodeAuditStatus made audited, from
+        // `property` on (reference CommandAuditCapGetCCList; no vendor
+        // commands exist, so a property with the V bit lists nothing).
+        cap::AUDIT_COMMANDS => {
+            if property & CC_VEND != 0 {
+                (Capabilities::AuditCommands(Vec::new()), false)
+            } else {
+                let codes = super::attest::audited_commands(tpm).map(|c| (c, c));
+                let (v, more) = page(codes, property, count, MAX_CAP_CC);
+                (Capabilities::AuditCommands(v), more)
+            }
+        }
         cap::PCRS => {
             if property != 0 {
                 return Err(Rc::VALUE.param(2));
@@ -376,8 +389,9 @@ fn chars(c: [u8; 4]) -> u32 {
 }
 
 /// The crate version, for TPM_PT_FIRMWARE_VERSION_1 (major.minor, 16 bits
-/// each) and _2 (patch in the upper 16 bits).
-fn firmware_version() -> (u32, u32) {
+/// each) and _2 (patch in the upper 16 bits). Attestations report the same
+/// value as firmwareVersion (V1 << 32 | V2).
+pub(crate) fn firmware_version() -> (u32, u32) {
     let n = |s: &str| s.parse::<u32>().unwrap_or(0) & 0xFFFF;
     let major = n(env!("CARGO_PKG_VERSION_MAJOR"));
     let minor = n(env!("CARGO_PKG_VERSION_MINOR"));
@@ -463,8 +477,9 @@ fn property_value(tpm: &Tpm, p: u32) -> Option<u32> {
         pt::LOCKOUT_RECOVERY => super::hierarchy::da_properties(tpm)[3],
         // NV writes are not rate limited.
         pt::NV_WRITE_RECOVERY => 0,
-        // No command is audited, so the audit counter never moved.
-        pt::AUDIT_COUNTER_0 | pt::AUDIT_COUNTER_1 => 0,
+        // The command audit counter, high and low halves.
+        pt::AUDIT_COUNTER_0 => (super::attest::audit_counter(tpm) >> 32) as u32,
+        pt::AUDIT_COUNTER_1 => super::attest::audit_counter(tpm) as u32,
         _ => return None,
     })
 }

@@ -120,6 +120,16 @@ fn run(tpm: &mut Tpm, locality: u8, command: &[u8]) -> Result<Vec<u8>, Fail> {
         params = r.rest().to_vec();
     }
 
+    // Command audit (Part 1 §32; attestation helper): an audited command's
+    // cpHash is taken now, over the parameters as received (still
+    // encrypted), as the reference CheckCommandAudit does.
+    let audit_cp = super::attest::command_cp_hash(
+        tpm,
+        code,
+        &handles,
+        sessions.as_ref().map_or(&params[..], |s| &s.raw_params[..]),
+    );
+
     let mut ctx = Ctx::new(locality, handles, &params);
     (def.run)(tpm, &mut ctx)?;
     let out_handle = ctx.out_handle;
@@ -142,10 +152,22 @@ fn run(tpm: &mut Tpm, locality: u8, command: &[u8]) -> Result<Vec<u8>, Fail> {
         Some(s) => {
             let auth_area = session::respond(tpm, s, &mut out_params)?;
             (out_params.len() as u32).encode(&mut out);
+            // Command audit of the response as sent (encrypted by now).
+            super::attest::command_audit(tpm, code, audit_cp, &out_params);
             out.extend_from_slice(&out_params);
             out.extend_from_slice(&auth_area);
         }
-        None => out.extend_from_slice(&out_params),
+        None => {
+            // Command audit (attestation helper), and: a command that may
+            // take sessions but came without an audit session ends the
+            // exclusivity of the audit session (Part 1 §19.6.14; reference
+            // UpdateAuditSessionStatus runs whatever the tag).
+            super::attest::command_audit(tpm, code, audit_cp, &out_params);
+            if !def.no_sessions {
+                tpm.vol.exclusive_audit = None;
+            }
+            out.extend_from_slice(&out_params);
+        }
     }
     let len = (out.len() as u32).to_be_bytes();
     if let Some(sz) = out.get_mut(2..6) {
@@ -205,6 +227,19 @@ fn check_handle(tpm: &Tpm, kind: HandleKind, h: u32, n: u32) -> Result<(), Rc> {
                 Err(Rc(RC_REFERENCE_H0 + n - 1))
             }
         }
+        // TPMI_SH_HMAC (Part 2 §9.8): outside the HMAC session range is
+        // TPM_RC_VALUE; no loaded session there is a reference warning
+        // (attestation helper: TPM2_GetSessionAuditDigest).
+        HandleKind::HmacSession => {
+            let slot = h.wrapping_sub(rh::HMAC_SESSION_FIRST) as usize;
+            if slot >= session::MAX_ACTIVE_SESSIONS {
+                Err(Rc::VALUE.handle(n))
+            } else if tpm.session(h).is_some() {
+                Ok(())
+            } else {
+                Err(Rc(RC_REFERENCE_H0 + n - 1))
+            }
+        }
         // TPMI_RH_NV_INDEX (Part 2 §9.12): outside the NV range is
         // TPM_RC_VALUE; an undefined index, or one of a disabled hierarchy,
         // is TPM_RC_HANDLE (reference NvIndexIsAccessible).
@@ -217,12 +252,7 @@ fn check_handle(tpm: &Tpm, kind: HandleKind, h: u32, n: u32) -> Result<(), Rc> {
         // TPMI_RH_NV_AUTH (Part 2 §9.11): owner, platform or an NV index.
         HandleKind::NvAuth => match rh::handle_type(h) {
             rh::HT_NV_INDEX => check_handle(tpm, HandleKind::NvIndex, h, n),
-            _ => check_handle(
-                tpm,
-                HandleKind::Permanent(&[rh::OWNER, rh::PLATFORM]),
-                h,
-                n,
-            ),
+            _ => check_handle(tpm, HandleKind::Permanent(&[rh::OWNER, rh::PLATFORM]), h, n),
         },
         HandleKind::Entity => match rh::handle_type(h) {
             rh::HT_PCR => check_handle(tpm, HandleKind::Pcr { null: false }, h, n),

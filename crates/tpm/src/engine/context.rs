@@ -132,8 +132,7 @@ fn open(tpm: &Tpm, c: &Context) -> Result<Zeroizing<Vec<u8>>, Rc> {
     let (key, iv) = kiv.split_at(CONTEXT_CIPHER.key_bytes());
     let mut data = Zeroizing::new(enc.to_vec());
     let mut iv = iv.to_vec();
-    sym::decrypt(CONTEXT_CIPHER, SymMode::Cfb, key, &mut iv, &mut data)
-        .map_err(|_| Rc::FAILURE)?;
+    sym::decrypt(CONTEXT_CIPHER, SymMode::Cfb, key, &mut iv, &mut data).map_err(|_| Rc::FAILURE)?;
     // The fingerprint can only differ if the proof was compromised: the
     // reference enters failure mode; we refuse the blob.
     if data.get(..8) != Some(&c.sequence.to_be_bytes()[..]) {
@@ -173,20 +172,17 @@ fn save_transient(tpm: &mut Tpm, handle: u32) -> Result<Context, Rc> {
             let seq = next_object_context_id(tpm)?;
             seal(tpm, seq, saved_handle, hierarchy, &contents)
         }
-        Some(Transient::Sequence(_)) => {
-            // Hash state cannot be exported: the sequence stays in TPM
-            // memory, the blob names it by its sequence number.
+        Some(Transient::Sequence(s)) => {
+            // Hash state cannot be exported: a copy of the sequence stays in
+            // TPM memory and the blob names it by its sequence number.
+            let copy = (**s).clone();
             let seq = next_object_context_id(tpm)?;
-            let Some(Transient::Sequence(s)) = tpm.flush_transient(handle) else {
-                return Err(Rc::FAILURE);
-            };
             let c = seal(tpm, seq, saved::SEQUENCE, rh::NULL, &[])?;
-            // The sequence is saved, not flushed: reload keeps its state.
             let kept = &mut tpm.vol.objects.saved_sequences;
             while kept.len() >= super::object::MAX_SAVED_SEQUENCES {
                 kept.pop_first();
             }
-            kept.insert(seq, *s);
+            kept.insert(seq, copy);
             Ok(c)
         }
         #[allow(unreachable_patterns)] // Future transient kinds.
@@ -274,7 +270,8 @@ pub(crate) fn context_load(tpm: &mut Tpm, ctx: &mut Ctx<'_>) -> Result<(), Rc> {
                 .vol
                 .objects
                 .saved_sequences
-                .remove(&context.sequence)
+                .get(&context.sequence)
+                .cloned()
                 .ok_or(Rc::HANDLE.param(1))?;
             tpm.load_transient(Transient::Sequence(Box::new(s)))?
         }
@@ -322,7 +319,6 @@ fn load_session(tpm: &mut Tpm, handle: u32, c: &Context, contents: &[u8]) -> Res
 /// For TPM2_StartAuthSession (reference ContextIdSessionCreate): a new
 /// session may not take the last free slot while the gap is at its
 /// maximum, else the oldest saved context could never be loaded again.
-#[allow(dead_code)] // Called by the session code when it creates a session.
 pub(crate) fn check_new_session_gap(tpm: &Tpm) -> Result<(), Rc> {
     if tpm.vol.sessions.len() + 1 == MAX_LOADED_SESSIONS && gap_is_max(tpm) {
         return Err(Rc::CONTEXT_GAP);
@@ -381,8 +377,19 @@ pub(crate) fn flush_context(tpm: &mut Tpm, ctx: &mut Ctx<'_>) -> Result<(), Rc> 
                 return Ok(());
             }
             let index = handle & 0x00FF_FFFF;
-            if tpm.vol.objects.reset.saved_sessions.remove(&index).is_some() {
-                if tpm.vol.exclusive_audit.is_some_and(|h| h & 0x00FF_FFFF == index) {
+            if tpm
+                .vol
+                .objects
+                .reset
+                .saved_sessions
+                .remove(&index)
+                .is_some()
+            {
+                if tpm
+                    .vol
+                    .exclusive_audit
+                    .is_some_and(|h| h & 0x00FF_FFFF == index)
+                {
                     tpm.vol.exclusive_audit = None;
                 }
                 Ok(())

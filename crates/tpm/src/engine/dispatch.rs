@@ -8,7 +8,7 @@ use crate::wire::{Codec, Reader};
 
 use super::Tpm;
 use super::{
-    capability, clock, context, hash_cmds, hierarchy, nv, object, pcr, policy, random, selftest,
+    attest, capability, clock, context, hash_cmds, hierarchy, keyuse, nv, object, pcr, policy, random, selftest,
     sequence, session, startup, testparms,
 };
 
@@ -44,6 +44,9 @@ pub(crate) enum HandleKind {
     NvIndex,
     /// TPMI_RH_NV_AUTH: TPM_RH_OWNER, TPM_RH_PLATFORM or an NV index.
     NvAuth,
+    /// TPMI_SH_HMAC: a loaded HMAC session (Part 2 §9.8;
+    /// TPM2_GetSessionAuditDigest).
+    HmacSession,
 }
 
 /// The authorization role a handle needs (Part 1 §19.2): `None` means the
@@ -350,11 +353,14 @@ pub(crate) static COMMANDS: &[CommandDef] = &[
         nv
     ),
     def!(
-        cc::NV_INCREMENT,
-        nv::AUTH_AND_INDEX,
-        nv::nv_increment,
-        nv
+        cc::GET_COMMAND_AUDIT_DIGEST,
+        attest::PRIVACY_SIGN,
+        attest::get_command_audit_digest,
+        nv,
+        decrypt,
+        encrypt
     ),
+    def!(cc::NV_INCREMENT, nv::AUTH_AND_INDEX, nv::nv_increment, nv),
     def!(cc::NV_SET_BITS, nv::AUTH_AND_INDEX, nv::nv_set_bits, nv),
     def!(
         cc::NV_EXTEND,
@@ -364,12 +370,7 @@ pub(crate) static COMMANDS: &[CommandDef] = &[
         decrypt
     ),
     def!(cc::NV_WRITE, nv::AUTH_AND_INDEX, nv::nv_write, nv, decrypt),
-    def!(
-        cc::NV_WRITE_LOCK,
-        nv::AUTH_AND_INDEX,
-        nv::nv_write_lock,
-        nv
-    ),
+    def!(cc::NV_WRITE_LOCK, nv::AUTH_AND_INDEX, nv::nv_write_lock, nv),
     def!(
         cc::DICTIONARY_ATTACK_LOCK_RESET,
         LOCKOUT_USER,
@@ -400,6 +401,12 @@ pub(crate) static COMMANDS: &[CommandDef] = &[
         encrypt
     ),
     def!(
+        cc::SET_COMMAND_CODE_AUDIT_STATUS,
+        attest::PROVISION,
+        attest::set_command_code_audit_status,
+        nv
+    ),
+    def!(
         cc::INCREMENTAL_SELF_TEST,
         NONE,
         selftest::incremental_self_test,
@@ -416,7 +423,21 @@ pub(crate) static COMMANDS: &[CommandDef] = &[
         decrypt,
         encrypt
     ),
+    def!(
+        cc::CERTIFY,
+        attest::CERTIFY,
+        attest::certify,
+        decrypt,
+        encrypt
+    ),
     def!(cc::POLICY_NV, POLICY_NV_HANDLES, policy::policy_nv, decrypt),
+    def!(
+        cc::CERTIFY_CREATION,
+        attest::CERTIFY_CREATION,
+        attest::certify_creation,
+        decrypt,
+        encrypt
+    ),
     def!(
         cc::DUPLICATE,
         DUPLICATE_HANDLES,
@@ -424,13 +445,22 @@ pub(crate) static COMMANDS: &[CommandDef] = &[
         decrypt,
         encrypt
     ),
-    def!(cc::NV_READ, nv::AUTH_AND_INDEX, nv::nv_read, encrypt),
     def!(
-        cc::NV_READ_LOCK,
-        nv::AUTH_AND_INDEX,
-        nv::nv_read_lock,
-        nv
+        cc::GET_TIME,
+        attest::PRIVACY_SIGN,
+        attest::get_time,
+        decrypt,
+        encrypt
     ),
+    def!(
+        cc::GET_SESSION_AUDIT_DIGEST,
+        attest::PRIVACY_SIGN_SESSION,
+        attest::get_session_audit_digest,
+        decrypt,
+        encrypt
+    ),
+    def!(cc::NV_READ, nv::AUTH_AND_INDEX, nv::nv_read, encrypt),
+    def!(cc::NV_READ_LOCK, nv::AUTH_AND_INDEX, nv::nv_read_lock, nv),
     def!(
         cc::OBJECT_CHANGE_AUTH,
         CHANGE_AUTH_HANDLES,
@@ -446,6 +476,8 @@ pub(crate) static COMMANDS: &[CommandDef] = &[
         encrypt
     ),
     def!(cc::CREATE, OBJECT_USER, object::create, decrypt, encrypt),
+    def!(cc::ECDH_ZGEN, OBJECT_USER, keyuse::ecdh_zgen, decrypt, encrypt),
+    def!(cc::HMAC, OBJECT_USER, keyuse::hmac, decrypt, encrypt),
     def!(cc::IMPORT, OBJECT_USER, object::import, decrypt, encrypt),
     def!(
         cc::LOAD,
@@ -455,12 +487,16 @@ pub(crate) static COMMANDS: &[CommandDef] = &[
         decrypt,
         encrypt
     ),
+    def!(cc::QUOTE, attest::SIGN, attest::quote, decrypt, encrypt),
+    def!(cc::RSA_DECRYPT, OBJECT_USER, keyuse::rsa_decrypt, decrypt, encrypt),
+    def!(cc::HMAC_START, OBJECT_USER, keyuse::hmac_start, r_handle, decrypt),
     def!(
         cc::SEQUENCE_UPDATE,
         OBJECT_USER,
         sequence::sequence_update,
         decrypt
     ),
+    def!(cc::SIGN, OBJECT_USER, keyuse::sign, decrypt),
     def!(cc::UNSEAL, OBJECT_USER, object::unseal, encrypt),
     def!(
         cc::POLICY_SIGNED,
@@ -482,6 +518,8 @@ pub(crate) static COMMANDS: &[CommandDef] = &[
         context::context_save,
         no_sessions
     ),
+    def!(cc::ECDH_KEY_GEN, OBJECT_NONE, keyuse::ecdh_key_gen, encrypt),
+    def!(cc::ENCRYPT_DECRYPT, OBJECT_USER, keyuse::encrypt_decrypt, encrypt),
     def!(cc::FLUSH_CONTEXT, NONE, context::flush_context, no_sessions),
     def!(
         cc::LOAD_EXTERNAL,
@@ -510,7 +548,11 @@ pub(crate) static COMMANDS: &[CommandDef] = &[
         policy::policy_authorize,
         decrypt
     ),
-    def!(cc::POLICY_AUTH_VALUE, POLICY_SESSION, policy::policy_auth_value),
+    def!(
+        cc::POLICY_AUTH_VALUE,
+        POLICY_SESSION,
+        policy::policy_auth_value
+    ),
     def!(
         cc::POLICY_COMMAND_CODE,
         POLICY_SESSION,
@@ -522,7 +564,12 @@ pub(crate) static COMMANDS: &[CommandDef] = &[
         policy::policy_counter_timer,
         decrypt
     ),
-    def!(cc::POLICY_CP_HASH, POLICY_SESSION, policy::policy_cp_hash, decrypt),
+    def!(
+        cc::POLICY_CP_HASH,
+        POLICY_SESSION,
+        policy::policy_cp_hash,
+        decrypt
+    ),
     def!(cc::POLICY_LOCALITY, POLICY_SESSION, policy::policy_locality),
     def!(
         cc::POLICY_NAME_HASH,
@@ -531,8 +578,14 @@ pub(crate) static COMMANDS: &[CommandDef] = &[
         decrypt
     ),
     def!(cc::POLICY_OR, POLICY_SESSION, policy::policy_or),
-    def!(cc::POLICY_TICKET, POLICY_SESSION, policy::policy_ticket, decrypt),
+    def!(
+        cc::POLICY_TICKET,
+        POLICY_SESSION,
+        policy::policy_ticket,
+        decrypt
+    ),
     def!(cc::READ_PUBLIC, OBJECT_NONE, object::read_public, encrypt),
+    def!(cc::RSA_ENCRYPT, OBJECT_NONE, keyuse::rsa_encrypt, decrypt, encrypt),
     def!(
         cc::START_AUTH_SESSION,
         START_SESSION,
@@ -541,6 +594,7 @@ pub(crate) static COMMANDS: &[CommandDef] = &[
         decrypt,
         encrypt
     ),
+    def!(cc::VERIFY_SIGNATURE, OBJECT_NONE, keyuse::verify_signature, decrypt),
     def!(cc::GET_CAPABILITY, NONE, capability::get_capability),
     def!(cc::GET_RANDOM, NONE, random::get_random, encrypt),
     def!(
@@ -555,6 +609,13 @@ pub(crate) static COMMANDS: &[CommandDef] = &[
     def!(cc::POLICY_RESTART, POLICY_SESSION, policy::policy_restart),
     def!(cc::READ_CLOCK, NONE, clock::read_clock),
     def!(cc::PCR_EXTEND, PCR_USER, pcr::pcr_extend, nv),
+    def!(
+        cc::NV_CERTIFY,
+        attest::NV_CERTIFY,
+        attest::nv_certify,
+        decrypt,
+        encrypt
+    ),
     def!(
         cc::EVENT_SEQUENCE_COMPLETE,
         PCR_OBJECT_USER,
@@ -589,8 +650,17 @@ pub(crate) static COMMANDS: &[CommandDef] = &[
     ),
     def!(cc::TEST_PARMS, NONE, testparms::test_parms),
     def!(cc::POLICY_PASSWORD, POLICY_SESSION, policy::policy_password),
-    def!(cc::POLICY_NV_WRITTEN, POLICY_SESSION, policy::policy_nv_written),
-    def!(cc::POLICY_TEMPLATE, POLICY_SESSION, policy::policy_template, decrypt),
+    def!(
+        cc::POLICY_NV_WRITTEN,
+        POLICY_SESSION,
+        policy::policy_nv_written
+    ),
+    def!(
+        cc::POLICY_TEMPLATE,
+        POLICY_SESSION,
+        policy::policy_template,
+        decrypt
+    ),
     def!(
         cc::CREATE_LOADED,
         PARENT_USER,
@@ -603,6 +673,13 @@ pub(crate) static COMMANDS: &[CommandDef] = &[
         cc::POLICY_AUTHORIZE_NV,
         POLICY_NV_HANDLES,
         policy::policy_authorize_nv
+    ),
+    def!(
+        cc::ENCRYPT_DECRYPT2,
+        OBJECT_USER,
+        keyuse::encrypt_decrypt2,
+        decrypt,
+        encrypt
     ),
 ];
 

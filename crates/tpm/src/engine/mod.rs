@@ -7,6 +7,7 @@
 //! on outside bytes.
 
 mod algorithms;
+mod attest;
 mod auth;
 mod capability;
 mod clock;
@@ -15,6 +16,7 @@ mod context;
 mod dispatch;
 mod hash_cmds;
 mod hierarchy;
+mod keyuse;
 mod nv;
 mod object;
 mod objects;
@@ -23,6 +25,7 @@ mod policy;
 mod random;
 mod selftest;
 mod sequence;
+mod signing;
 mod session;
 mod startup;
 mod state;

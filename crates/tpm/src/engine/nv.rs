@@ -162,6 +162,7 @@ pub(crate) fn check_read(tpm: &Tpm, auth_handle: u32, nv_handle: u32) -> Result<
 /// MAX_NV_BUFFER_SIZE (TPM_RC_VALUE on parameter `size_param`). Returns
 /// the index Name and either the `size` octets at `offset` or, when both
 /// are zero (TPM_ST_ATTEST_NV_DIGEST), the whole data area to be hashed.
+#[allow(dead_code)] // for TPM2_NV_Certify (attestation helper)
 pub(crate) fn certify_contents(
     tpm: &Tpm,
     auth_handle: u32,

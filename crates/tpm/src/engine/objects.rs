@@ -91,7 +91,11 @@ pub(crate) fn free_slots(tpm: &Tpm, handles: &[u32]) -> usize {
 /// undefined handle is TPM_RC_HANDLE, and so is an endorsement object
 /// while ehEnable is clear (except for TPM2_EvictControl, which may still
 /// remove it). Unnumbered: the caller adds the handle number.
-pub(crate) fn persistent_load_status(tpm: &Tpm, handle: u32, evict_control: bool) -> Result<(), Rc> {
+pub(crate) fn persistent_load_status(
+    tpm: &Tpm,
+    handle: u32,
+    evict_control: bool,
+) -> Result<(), Rc> {
     let enabled = if handle >= object::PLATFORM_PERSISTENT {
         tpm.vol.ph_enable
     } else {
@@ -112,11 +116,11 @@ pub(crate) fn persistent_load_status(tpm: &Tpm, handle: u32, evict_control: bool
 
 /// Decrypts a StartAuthSession salt with the private key of `handle`
 /// (Part 1 §19.6.9, Part 3 §11.1; reference TPM2_StartAuthSession and
-/// CryptSecretDecrypt with the "SECRET" label). A public-only key is
-/// TPM_RC_HANDLE, a key that is not an asymmetric decryption key
-/// TPM_RC_KEY (handle 1); an empty salt TPM_RC_VALUE (parameter 2); a key
-/// in a disabled hierarchy TPM_RC_HIERARCHY (handle 1); any decryption
-/// failure TPM_RC_VALUE (parameter 2).
+/// CryptSecretDecrypt with the "SECRET" label), with the reference's
+/// checks in its order: a key that is not asymmetric is TPM_RC_KEY
+/// (handle 1), an empty salt TPM_RC_VALUE (parameter 2), a public-only key
+/// TPM_RC_HANDLE, a key without decrypt TPM_RC_ATTRIBUTES (handle 1), and
+/// any decryption failure TPM_RC_VALUE (parameter 2).
 pub(crate) fn decrypt_salt(
     tpm: &mut Tpm,
     handle: u32,
@@ -125,18 +129,17 @@ pub(crate) fn decrypt_salt(
     let Some(key) = tpm.object(handle) else {
         return Err(Rc::KEY.handle(1));
     };
-    if key.is_public_only() {
-        return Err(Rc::HANDLE.handle(1));
-    }
-    let asym = matches!(key.public.object_type(), alg::RSA | alg::ECC);
-    if !asym || !key.public.attributes.decrypt() {
+    if !matches!(key.public.object_type(), alg::RSA | alg::ECC) {
         return Err(Rc::KEY.handle(1));
     }
     if encrypted.is_empty() {
         return Err(Rc::VALUE.param(2));
     }
-    if !object::hierarchy_enabled(tpm, key.hierarchy) {
-        return Err(Rc::HIERARCHY.handle(1));
+    if key.is_public_only() {
+        return Err(Rc::HANDLE.handle(1));
+    }
+    if !key.public.attributes.decrypt() {
+        return Err(Rc::ATTRIBUTES.handle(1));
     }
     let key = key.clone();
     object::secret_decrypt(tpm, &key, crate::crypto::secret::LABEL_SECRET, encrypted)
@@ -193,7 +196,12 @@ pub(crate) fn is_da_protected(tpm: &Tpm, handle: u32) -> bool {
 /// adminWithPolicy (TPM_RC_AUTH_UNAVAILABLE). Other handles and sequences
 /// pass. Policy availability (a non-empty authPolicy) is checked by the
 /// session code through [`auth_policy`].
-pub(crate) fn check_auth_use(tpm: &Tpm, role: Role, handle: u32, is_policy: bool) -> Result<(), Rc> {
+pub(crate) fn check_auth_use(
+    tpm: &Tpm,
+    role: Role,
+    handle: u32,
+    is_policy: bool,
+) -> Result<(), Rc> {
     let Some(o) = tpm.object(handle) else {
         return Ok(());
     };
@@ -215,7 +223,6 @@ pub(crate) fn check_auth_use(tpm: &Tpm, role: Role, handle: u32, is_policy: bool
 /// Flushes every transient object of `hierarchy` (reference
 /// ObjectFlushHierarchy): for TPM2_HierarchyControl disabling a hierarchy,
 /// TPM2_Clear (owner and endorsement), TPM2_ChangePPS / ChangeEPS.
-#[allow(dead_code)] // Called by the hierarchy commands.
 pub(crate) fn flush_hierarchy(tpm: &mut Tpm, hierarchy: u32) {
     tpm.vol
         .transients
@@ -224,7 +231,6 @@ pub(crate) fn flush_hierarchy(tpm: &mut Tpm, hierarchy: u32) {
 
 /// Removes the persistent objects of `hierarchy` (TPM2_Clear evicts the
 /// owner and endorsement ones, Part 3 §24.6; ChangePPS the platform ones).
-#[allow(dead_code)] // Called by the hierarchy commands.
 pub(crate) fn evict_hierarchy(tpm: &mut Tpm, hierarchy: u32) {
     let before = tpm.perm.objects.persistent.len();
     tpm.perm
@@ -239,10 +245,4 @@ pub(crate) fn evict_hierarchy(tpm: &mut Tpm, hierarchy: u32) {
 /// The persistent handles, ascending (TPM_CAP_HANDLES, TPM_HT_PERSISTENT).
 pub(crate) fn persistent_handles(tpm: &Tpm) -> Vec<u32> {
     tpm.perm.objects.persistent.keys().copied().collect()
-}
-
-/// Loaded transient object and sequence handles, ascending.
-#[allow(dead_code)] // Kept next to persistent_handles for capability users.
-pub(crate) fn transient_handles(tpm: &Tpm) -> Vec<u32> {
-    tpm.vol.transients.keys().copied().collect()
 }

@@ -22,6 +22,7 @@ use super::pcr::extend_pcr;
 use super::{selftest, Tpm, Transient};
 
 /// What a sequence computes.
+#[derive(Clone)]
 pub(crate) enum SequenceKind {
     /// A hash sequence (Part 3 §17.3, hashAlg not TPM_ALG_NULL).
     Hash {
@@ -36,9 +37,13 @@ pub(crate) enum SequenceKind {
     /// An event sequence (hashAlg TPM_ALG_NULL): the data is hashed with
     /// every implemented hash, in TPM_ALG_ID order.
     Event { hashers: Vec<Hasher> },
+    /// An HMAC sequence (TPM2_HMAC_Start, Part 3 §17.2): completed by
+    /// TPM2_SequenceComplete, never with a ticket.
+    Hmac(Box<super::keyuse::HmacState>),
 }
 
-/// A sequence object.
+/// A sequence object. Clone: TPM2_ContextSave keeps a copy.
+#[derive(Clone)]
 pub(crate) struct SequenceObject {
     /// The authValue given to TPM2_HashSequenceStart, zeroized on drop.
     pub auth: Zeroizing<Vec<u8>>,
@@ -110,6 +115,7 @@ pub(crate) fn sequence_update(tpm: &mut Tpm, ctx: &mut Ctx<'_>) -> Result<(), Rc
                 h.update(buffer.as_slice());
             }
         }
+        SequenceKind::Hmac(state) => state.update(buffer.as_slice()),
     }
     Ok(())
 }
@@ -125,13 +131,21 @@ pub(crate) fn sequence_complete(tpm: &mut Tpm, ctx: &mut Ctx<'_>) -> Result<(), 
     ctx.done()?;
     if !matches!(
         sequence_mut(tpm, handle, 1)?.kind,
-        SequenceKind::Hash { .. }
+        SequenceKind::Hash { .. } | SequenceKind::Hmac(_)
     ) {
         return Err(Rc::MODE.handle(1));
     }
     let Some(Transient::Sequence(seq)) = tpm.flush_transient(handle) else {
         return Err(Rc::MODE.handle(1));
     };
+    // An HMAC sequence: the HMAC, and the null ticket (reference
+    // TPM2_SequenceComplete: "No ticket is generated for HMAC sequence").
+    if let SequenceKind::Hmac(mut state) = seq.kind {
+        state.update(buffer.as_slice());
+        ctx.write(&digest2b(state.finish()));
+        ctx.write(&TkHashcheck::null());
+        return Ok(());
+    }
     let SequenceKind::Hash {
         mut hasher,
         ticket_safe,
@@ -176,7 +190,7 @@ pub(crate) fn event_sequence_complete(tpm: &mut Tpm, ctx: &mut Ctx<'_>) -> Resul
                 }
             })
             .collect(),
-        SequenceKind::Hash { .. } => return Err(Rc::MODE.handle(2)),
+        SequenceKind::Hash { .. } | SequenceKind::Hmac(_) => return Err(Rc::MODE.handle(2)),
     };
     if pcr != rh::NULL {
         extend_pcr(tpm, ctx.locality, pcr, &values)?;

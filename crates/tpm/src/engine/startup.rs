@@ -133,6 +133,8 @@ pub(crate) fn startup(tpm: &mut Tpm, ctx: &mut Ctx<'_>) -> Result<(), Rc> {
     );
     // Null seed and saved-context bookkeeping (STATE_RESET data).
     super::object::on_startup(tpm, kind == Kind::Reset, kind == Kind::Resume);
+    // The command audit digest is STATE_RESET data (attestation helper).
+    super::attest::on_startup(tpm, kind == Kind::Reset);
     // Until the next Shutdown, a power loss is disorderly.
     tpm.perm.orderly = Orderly::None;
     Ok(())
@@ -192,6 +194,8 @@ pub(crate) fn shutdown(tpm: &mut Tpm, ctx: &mut Ctx<'_>) -> Result<(), Rc> {
     super::hierarchy::on_shutdown(tpm, shutdown_type == su::STATE);
     // The null seed and context counters survive only Shutdown(STATE).
     super::object::on_shutdown(tpm, shutdown_type == su::STATE);
+    // STATE saves the command audit digest (attestation helper).
+    super::attest::on_shutdown(tpm, shutdown_type == su::STATE);
     // Orderly NV index RAM is committed (reference NvUpdateIndexOrderlyData).
     super::nv::shutdown(tpm);
     super::clock::commit(tpm);

@@ -119,6 +119,9 @@ pub(crate) struct PermanentState {
     /// Persistent objects and the object/session state saved by
     /// Shutdown(STATE) (see `object::store`).
     pub objects: super::object::ObjectsPermanent,
+    /// Command audit: audited commands, hash, counter and the digest saved
+    /// by Shutdown(STATE) (see `attest::audit`).
+    pub audit: super::attest::AuditPerm,
 }
 
 impl PermanentState {
@@ -152,6 +155,7 @@ impl PermanentState {
             hierarchy: Default::default(),
             nv: Default::default(),
             objects: Default::default(),
+            audit: Default::default(),
         }
     }
 
@@ -198,6 +202,7 @@ impl PermanentState {
         {
             field(t, &bytes);
         }
+        field(tag::AUDIT, &self.audit.to_bytes());
 
         let mut out = Vec::with_capacity(body.len() + 48);
         out.extend_from_slice(MAGIC);
@@ -338,6 +343,17 @@ impl PermanentState {
                 })?,
                 None => Default::default(),
             },
+            // Absent in blobs written before command audit existed: the
+            // manufacture values.
+            audit: match fields.get(&tag::AUDIT) {
+                Some(v) => super::attest::AuditPerm::from_bytes(v).map_err(|err| {
+                    StateError::Field {
+                        tag: tag::AUDIT,
+                        err,
+                    }
+                })?,
+                None => Default::default(),
+            },
         })
     }
 }
@@ -386,6 +402,8 @@ mod tag {
     pub const OBJECTS: u16 = 0x0070;
     /// Object/session reset data saved by Shutdown(STATE).
     pub const OBJECTS_SAVED: u16 = 0x0071;
+    /// Command audit (0x0080-0x008F belong to the attestation module).
+    pub const AUDIT: u16 = 0x0080;
     pub const KNOWN: &[u16] = &[
         EPS,
         SPS,
@@ -405,6 +423,7 @@ mod tag {
         NV_INDICES,
         OBJECTS,
         OBJECTS_SAVED,
+        AUDIT,
     ];
 }
 
@@ -536,6 +555,8 @@ pub(crate) struct VolatileState {
     pub time_epoch: Option<u64>,
     /// Null seed, context counters, saved sequences (see `object::store`).
     pub objects: super::object::ObjectsVolatile,
+    /// The command audit digest (see `attest::audit`).
+    pub audit: super::attest::AuditVol,
 }
 
 impl VolatileState {
@@ -564,6 +585,7 @@ impl VolatileState {
             hierarchy: Default::default(),
             time_epoch: None,
             objects: Default::default(),
+            audit: Default::default(),
         }
     }
 }

@@ -221,9 +221,15 @@ pub(crate) fn create_loaded(tpm: &mut Tpm, ctx: &mut Ctx<'_>) -> Result<(), Rc> 
         }
         _ => Vec::new(),
     };
-    let (flags, hierarchy, qn) =
-        loaded_attributes(tpm, &public, &name, parent_handle, false, true);
-    let object = LoadedObject::new(public.clone(), Some(sensitive), key, hierarchy, flags, Some(qn));
+    let (flags, hierarchy, qn) = loaded_attributes(tpm, &public, &name, parent_handle, false, true);
+    let object = LoadedObject::new(
+        public.clone(),
+        Some(sensitive),
+        key,
+        hierarchy,
+        flags,
+        Some(qn),
+    );
     let handle = tpm.load_transient(Transient::Object(Box::new(object)))?;
     ctx.out_handle = Some(handle);
     ctx.write(&Private2b::new(private).map_err(|_| Rc::FAILURE)?);

@@ -13,9 +13,7 @@ use zeroize::Zeroizing;
 use crate::constants::rh;
 use crate::crypto::secret::LABEL_DUPLICATE;
 use crate::rc::Rc;
-use crate::types::{
-    Data2b, EncryptedSecret2b, Limits, Private2b, Public2b, SymDefObject,
-};
+use crate::types::{Data2b, EncryptedSecret2b, Limits, Private2b, Public2b, SymDefObject};
 
 use super::super::algorithms::Implemented;
 use super::super::dispatch::Ctx;
@@ -40,7 +38,10 @@ pub(crate) fn duplicate(tpm: &mut Tpm, ctx: &mut Ctx<'_>) -> Result<(), Rc> {
     let sym_def = ctx.read_with(read_sym_def)?;
     ctx.done()?;
 
-    let object = tpm.object(object_handle).ok_or(Rc::HANDLE.handle(1))?.clone();
+    let object = tpm
+        .object(object_handle)
+        .ok_or(Rc::HANDLE.handle(1))?
+        .clone();
     let a = object.public.attributes;
     if a.fixed_parent() {
         return Err(Rc::ATTRIBUTES.handle(1));

@@ -11,8 +11,8 @@ use crate::constants::alg;
 use crate::crypto::{CryptoError, EccCurve, EccKeyPair, HashAlg, RsaKeyPair};
 use crate::rc::Rc;
 use crate::types::{
-    EccPoint, KeyedHashScheme, Public, PublicId, PublicParms, Sensitive,
-    SensitiveComposite, SensitiveCreate, SymDefObject,
+    EccPoint, KeyedHashScheme, Public, PublicId, PublicParms, Sensitive, SensitiveComposite,
+    SensitiveCreate, SymDefObject,
 };
 use crate::wire::{Tpm2b, Tpm2bBytes};
 
@@ -43,9 +43,8 @@ pub(crate) fn create_object(
     let (composite, key) = match &public.parameters {
         PublicParms::Rsa(p) => {
             let pair = RsaKeyPair::generate(rng, p.key_bits, p.exponent).map_err(crypto_rc)?;
-            public.unique = PublicId::Rsa(
-                Tpm2b::new(pair.public().modulus()).map_err(|_| Rc::FAILURE)?,
-            );
+            public.unique =
+                PublicId::Rsa(Tpm2b::new(pair.public().modulus()).map_err(|_| Rc::FAILURE)?);
             let prime = pair.prime();
             (
                 SensitiveComposite::Rsa(Tpm2bBytes(prime.to_vec())),
@@ -76,7 +75,10 @@ pub(crate) fn create_object(
                 sym_key_validate(&p.sym, data)?;
                 data.to_vec()
             };
-            (SensitiveComposite::SymCipher(Tpm2bBytes(key)), AsymKey::None)
+            (
+                SensitiveComposite::SymCipher(Tpm2bBytes(key)),
+                AsymKey::None,
+            )
         }
         PublicParms::KeyedHash(p) => {
             let hash = match p.scheme {
@@ -93,7 +95,10 @@ pub(crate) fn create_object(
                 }
                 data.to_vec()
             };
-            (SensitiveComposite::KeyedHash(Tpm2bBytes(bits)), AsymKey::None)
+            (
+                SensitiveComposite::KeyedHash(Tpm2bBytes(bits)),
+                AsymKey::None,
+            )
         }
     };
     // Parents get a seed for their children's protection; symmetric and
@@ -110,7 +115,8 @@ pub(crate) fn create_object(
         sensitive: composite,
     };
     if symmetric {
-        let u = Tpm2b::new(symmetric_unique(public.name_alg, &sensitive)).map_err(|_| Rc::FAILURE)?;
+        let u =
+            Tpm2b::new(symmetric_unique(public.name_alg, &sensitive)).map_err(|_| Rc::FAILURE)?;
         public.unique = match public.object_type() {
             alg::KEYEDHASH => PublicId::KeyedHash(u),
             _ => PublicId::SymCipher(u),

@@ -70,6 +70,7 @@ impl ObjectFlags {
 /// areas. Symmetric and keyed-hash objects keep their key in the
 /// sensitive area ([`LoadedObject::sym_key`], [`LoadedObject::hmac_key`]).
 #[derive(Clone, Debug)]
+#[allow(clippy::large_enum_variant)] // One per loaded object; boxing buys nothing.
 pub(crate) enum AsymKey {
     None,
     RsaPublic(RsaPublic),
@@ -99,7 +100,10 @@ pub(crate) struct LoadedObject {
 /// Errors are the crypto module's, mapped by the caller: an RSA prime that
 /// does not divide the modulus or an ECC scalar that does not produce the
 /// public point is [`CryptoError::Binding`].
-pub(crate) fn build_key(public: &Public, sensitive: Option<&Sensitive>) -> Result<AsymKey, CryptoError> {
+pub(crate) fn build_key(
+    public: &Public,
+    sensitive: Option<&Sensitive>,
+) -> Result<AsymKey, CryptoError> {
     match (&public.parameters, &public.unique) {
         (PublicParms::Rsa(p), PublicId::Rsa(n)) => match sensitive.map(|s| &s.sensitive) {
             Some(SensitiveComposite::Rsa(prime)) => Ok(AsymKey::Rsa(RsaKeyPair::from_prime(
@@ -108,7 +112,10 @@ pub(crate) fn build_key(public: &Public, sensitive: Option<&Sensitive>) -> Resul
                 prime.as_slice(),
             )?)),
             Some(_) => Err(CryptoError::Key),
-            None => Ok(AsymKey::RsaPublic(RsaPublic::new(n.as_slice(), p.exponent)?)),
+            None => Ok(AsymKey::RsaPublic(RsaPublic::new(
+                n.as_slice(),
+                p.exponent,
+            )?)),
         },
         (PublicParms::Ecc(p), PublicId::Ecc(q)) => {
             let curve = EccCurve::from_id(p.curve_id).ok_or(CryptoError::Curve)?;
@@ -118,7 +125,11 @@ pub(crate) fn build_key(public: &Public, sensitive: Option<&Sensitive>) -> Resul
                     if public.name_alg == alg::NULL {
                         Ok(AsymKey::Ecc(EccKeyPair::from_private(curve, d.as_slice())?))
                     } else {
-                        Ok(AsymKey::Ecc(EccKeyPair::from_parts(curve, d.as_slice(), &point)?))
+                        Ok(AsymKey::Ecc(EccKeyPair::from_parts(
+                            curve,
+                            d.as_slice(),
+                            &point,
+                        )?))
                     }
                 }
                 Some(_) => Err(CryptoError::Key),

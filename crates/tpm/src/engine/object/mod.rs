@@ -159,12 +159,11 @@ pub(crate) fn on_startup(tpm: &mut Tpm, reset: bool, resume: bool) {
     let saved = tpm.perm.objects.saved.take();
     let mut state = match (reset, saved) {
         (false, Some(s)) => s,
-        _ => {
-            let mut s = ObjectsReset::default();
-            s.null_seed = Zeroizing::new(tpm.drbg.bytes(64));
-            s.clear_count = tpm.vol.objects.reset.clear_count;
-            s
-        }
+        _ => ObjectsReset {
+            null_seed: Zeroizing::new(tpm.drbg.bytes(64)),
+            clear_count: tpm.vol.objects.reset.clear_count,
+            ..Default::default()
+        },
     };
     if !resume {
         state.clear_count = state.clear_count.wrapping_add(1);

@@ -14,9 +14,7 @@ use zeroize::Zeroizing;
 
 use crate::crypto::{HashAlg, KdfRng};
 use crate::rc::Rc;
-use crate::types::{
-    Data2b, Name, PcrSelectionList, Public2b, SensitiveCreate, SensitiveCreate2b,
-};
+use crate::types::{Data2b, Name, PcrSelectionList, Public2b, SensitiveCreate, SensitiveCreate2b};
 use crate::wire::Tpm2bBytes;
 
 use super::super::algorithms::Implemented;

@@ -49,7 +49,11 @@ fn get_flag(r: &mut Reader<'_>) -> Result<bool, WireError> {
 }
 
 fn get_opt_bytes(r: &mut Reader<'_>) -> Result<Option<Vec<u8>>, WireError> {
-    Ok(if get_flag(r)? { Some(get_bytes(r)?) } else { None })
+    Ok(if get_flag(r)? {
+        Some(get_bytes(r)?)
+    } else {
+        None
+    })
 }
 
 /// Encodes a session for a saved context.
@@ -168,13 +172,20 @@ pub(crate) fn decode_session(bytes: &[u8]) -> Result<Session, WireError> {
     let pcr_counter = if get_flag(r)? { Some(r.u32()?) } else { None };
     let locality = r.u8()?;
     let timeout = if get_flag(r)? { Some(r.u64()?) } else { None };
-    let nv_written = if get_flag(r)? { Some(get_flag(r)?) } else { None };
+    let nv_written = if get_flag(r)? {
+        Some(get_flag(r)?)
+    } else {
+        None
+    };
     let pp_required = get_flag(r)?;
     let audit_digest = get_opt_bytes(r)?;
     let start_time = r.u64()?;
     if !r.is_empty() {
         return Err(WireError::Size);
     }
+    // The update is a no-op today; it keeps this compiling if PolicyState
+    // grows (the test below then reminds to encode the new field).
+    #[allow(clippy::needless_update)]
     let policy = PolicyState {
         digest,
         command_code,
@@ -239,6 +250,46 @@ mod tests {
                 "nv_written",
                 "pp_required"
             ]
+        );
+    }
+
+    /// The largest session context stays below TPM_PT_MAX_SESSION_CONTEXT
+    /// (with the 66-octet integrity and the 8-octet fingerprint).
+    #[test]
+    fn largest_session_fits_the_reported_maximum() {
+        let d = vec![0xAA; 64];
+        let policy = PolicyState {
+            digest: d.clone(),
+            command_code: Some(1),
+            cp_hash: Some(d.clone()),
+            name_hash: Some(d.clone()),
+            template_hash: Some(d.clone()),
+            auth_value_needed: true,
+            password_needed: true,
+            pcr_counter: Some(1),
+            locality: 1,
+            timeout: Some(1),
+            nv_written: Some(true),
+            pp_required: true,
+        };
+        let s = Session {
+            kind: SessionKind::Policy,
+            auth_hash: HashAlg::Sha512,
+            session_key: Zeroizing::new(d.clone()),
+            nonce_tpm: d.clone(),
+            symmetric: SessionSym::Cfb {
+                alg: crate::constants::alg::AES,
+                key_bits: 256,
+            },
+            bound: Some((vec![0; 66], Zeroizing::new(d.clone()))),
+            policy,
+            audit_digest: Some(d),
+            start_time: u64::MAX,
+        };
+        let total = encode_session(&s).len() + 8 + 66;
+        assert!(
+            total <= super::super::super::capability::limits::SESSION_CONTEXT_MAX as usize,
+            "{total}"
         );
     }
 

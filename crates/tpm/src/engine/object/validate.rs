@@ -11,7 +11,7 @@ use crate::constants::alg;
 use crate::crypto::HashAlg;
 use crate::rc::Rc;
 use crate::types::{
-    AsymScheme, KeyedHashScheme, KdfScheme, Public, PublicId, PublicParms, Sensitive,
+    AsymScheme, KdfScheme, KeyedHashScheme, Public, PublicId, PublicParms, Sensitive,
     SensitiveComposite, SymDefObject,
 };
 
@@ -69,10 +69,7 @@ pub(crate) fn create_checks(
             }
             // A restricted symmetric key must be TPM-generated unless it is
             // fully duplicable.
-            if a.restricted()
-                && !a.sensitive_data_origin()
-                && (a.fixed_parent() || a.fixed_tpm())
-            {
+            if a.restricted() && !a.sensitive_data_origin() && (a.fixed_parent() || a.fixed_tpm()) {
                 return Err(Rc::ATTRIBUTES);
             }
         }
@@ -98,8 +95,7 @@ pub(crate) fn public_attributes_validation(
     if public.name_alg == alg::NULL {
         return Err(Rc::HASH);
     }
-    if !public.auth_policy.is_empty() && public.auth_policy.len() != digest_size(public.name_alg)
-    {
+    if !public.auth_policy.is_empty() && public.auth_policy.len() != digest_size(public.name_alg) {
         return Err(Rc::SIZE);
     }
     let parent_fixed_tpm = parent.is_none_or(|p| p.public.attributes.fixed_tpm());
@@ -129,10 +125,9 @@ pub(crate) fn public_attributes_validation(
         if !pa.fixed_tpm() && a.encrypted_duplication() != pa.encrypted_duplication() {
             return Err(Rc::ATTRIBUTES);
         }
-        if p.flags.derivation {
-            if a.fixed_tpm() != pa.fixed_tpm() || !a.fixed_parent() {
-                return Err(Rc::ATTRIBUTES);
-            }
+        // A derived object shares its parent's fixedTPM and is fixedParent.
+        if p.flags.derivation && (a.fixed_tpm() != pa.fixed_tpm() || !a.fixed_parent()) {
+            return Err(Rc::ATTRIBUTES);
         }
     }
     scheme_checks(parent, public)
@@ -157,7 +152,10 @@ fn is_sign_scheme(object_type: u16, s: &AsymScheme) -> bool {
 fn is_decrypt_scheme(object_type: u16, s: &AsymScheme) -> bool {
     match object_type {
         alg::RSA => matches!(s, AsymScheme::Rsaes | AsymScheme::Oaep(_)),
-        alg::ECC => matches!(s, AsymScheme::Ecdh(_) | AsymScheme::Sm2(_) | AsymScheme::Ecmqv(_)),
+        alg::ECC => matches!(
+            s,
+            AsymScheme::Ecdh(_) | AsymScheme::Sm2(_) | AsymScheme::Ecmqv(_)
+        ),
         _ => false,
     }
 }

@@ -2,7 +2,8 @@
 //! state: PolicyRestart, PolicyGetDigest, PolicyAuthValue, PolicyPassword,
 //! PolicyCommandCode, PolicyLocality, PolicyPhysicalPresence, PolicyCpHash,
 //! PolicyNameHash, PolicyTemplate, PolicyDuplicationSelect and
-//! PolicyNvWritten (Part 3 §23). They behave the same in trial sessions.
+//! PolicyNvWritten (Part 3 §23; PolicyRestart §11.2). They behave the same
+//! in trial sessions.
 
 use crate::constants::cc;
 use crate::rc::Rc;
@@ -18,7 +19,7 @@ fn read_yes_no(ctx: &mut Ctx<'_>) -> Result<bool, Rc> {
     ctx.read::<bool>()
 }
 
-/// TPM2_PolicyRestart (Part 3 §23.15): back to the state of a fresh
+/// TPM2_PolicyRestart (Part 3 §11.2): back to the state of a fresh
 /// session — zero digest, no conditions — keeping the session type, hash,
 /// nonces and start time.
 pub(crate) fn policy_restart(tpm: &mut Tpm, ctx: &mut Ctx<'_>) -> Result<(), Rc> {
@@ -86,7 +87,7 @@ pub(crate) fn policy_command_code(tpm: &mut Tpm, ctx: &mut Ctx<'_>) -> Result<()
     Ok(())
 }
 
-/// TPM2_PolicyLocality (Part 3 §23.13): the localities the command may come
+/// TPM2_PolicyLocality (Part 3 §23.8): the localities the command may come
 /// from, as TPMA_LOCALITY. Zero is TPM_RC_RANGE; successive calls narrow
 /// the set (TPM_RC_RANGE if nothing remains) and may not mix ordinary
 /// (0–4, a bit field) with extended (32–255, one value) localities.
@@ -116,7 +117,12 @@ pub(crate) fn policy_locality(tpm: &mut Tpm, ctx: &mut Ctx<'_>) -> Result<(), Rc
         }
         locality
     };
-    extend(&mut s.policy, s.auth_hash, cc::POLICY_LOCALITY, &[&[locality]]);
+    extend(
+        &mut s.policy,
+        s.auth_hash,
+        cc::POLICY_LOCALITY,
+        &[&[locality]],
+    );
     s.policy.locality = new;
     Ok(())
 }
@@ -127,12 +133,17 @@ pub(crate) fn policy_locality(tpm: &mut Tpm, ctx: &mut Ctx<'_>) -> Result<(), Rc
 pub(crate) fn policy_physical_presence(tpm: &mut Tpm, ctx: &mut Ctx<'_>) -> Result<(), Rc> {
     ctx.done()?;
     let s = session_mut(tpm, ctx.handle(0), 1)?;
-    extend(&mut s.policy, s.auth_hash, cc::POLICY_PHYSICAL_PRESENCE, &[]);
+    extend(
+        &mut s.policy,
+        s.auth_hash,
+        cc::POLICY_PHYSICAL_PRESENCE,
+        &[],
+    );
     s.policy.pp_required = true;
     Ok(())
 }
 
-/// TPM2_PolicyCpHash (Part 3 §23.9): the command must have this cpHash. It
+/// TPM2_PolicyCpHash (Part 3 §23.13): the command must have this cpHash. It
 /// must be a digest of the session hash (TPM_RC_SIZE) and agree with a
 /// cpHash set before; a nameHash or templateHash already set is
 /// TPM_RC_CPHASH. policyDigest_new = H(old || TPM_CC_PolicyCpHash ||
@@ -161,7 +172,7 @@ pub(crate) fn policy_cp_hash(tpm: &mut Tpm, ctx: &mut Ctx<'_>) -> Result<(), Rc>
     Ok(())
 }
 
-/// TPM2_PolicyNameHash (Part 3 §23.10): the digest of the Names of the
+/// TPM2_PolicyNameHash (Part 3 §23.14): the digest of the Names of the
 /// command's handles. Size as PolicyCpHash; anything already in the
 /// cpHash slot is TPM_RC_CPHASH. policyDigest_new = H(old ||
 /// TPM_CC_PolicyNameHash || nameHash).
@@ -215,7 +226,7 @@ pub(crate) fn policy_template(tpm: &mut Tpm, ctx: &mut Ctx<'_>) -> Result<(), Rc
     Ok(())
 }
 
-/// TPM2_PolicyDuplicationSelect (Part 3 §23.14): the session authorizes
+/// TPM2_PolicyDuplicationSelect (Part 3 §23.15): the session authorizes
 /// only TPM2_Duplicate of `objectName` to `newParentName`. It sets the
 /// nameHash H(objectName || newParentName) (TPM_RC_CPHASH if the slot is
 /// taken) and the command code (TPM_RC_COMMAND_CODE if one is set).

@@ -85,8 +85,9 @@ pub(super) fn clear_digest(p: &mut PolicyState, alg: HashAlg) {
     p.digest = vec![0; alg.digest_size()];
 }
 
-/// PolicyContextUpdate (Part 3 §23.2.4 for PolicySigned; shared with
-/// PolicySecret, PolicyTicket, PolicyAuthorize and PolicyAuthorizeNV):
+/// PolicyContextUpdate (Part 3 §23.2 "Signed Authorization Actions";
+/// used by PolicySigned, PolicySecret, PolicyTicket, PolicyAuthorize and
+/// PolicyAuthorizeNV):
 ///
 /// policyDigest := H(policyDigest || commandCode || name), then, when the
 /// command has a policyRef, policyDigest := H(policyDigest || policyRef).
@@ -131,7 +132,7 @@ pub(super) struct Blame {
 }
 
 /// PolicyParameterChecks (the shared input validation of PolicySigned,
-/// PolicySecret and PolicyTicket, Part 3 §23.2.1–§23.4.1): a nonceTPM that
+/// PolicySecret and PolicyTicket, Part 3 §23.2.1 "Policy Parameter Checks"): a nonceTPM that
 /// is present must be the session's (TPM_RC_NONCE); an authorization with
 /// a timeout must not have expired (TPM_RC_EXPIRED); a cpHashA that is
 /// present must be a digest of the session hash (TPM_RC_SIZE) and agree
@@ -264,7 +265,9 @@ pub(super) fn entity_hierarchy(tpm: &Tpm, handle: u32) -> u32 {
             }
             _ => rh::OWNER,
         },
-        rh::HT_TRANSIENT | rh::HT_PERSISTENT => tpm.object(handle).map_or(rh::NULL, |o| o.hierarchy),
+        rh::HT_TRANSIENT | rh::HT_PERSISTENT => {
+            tpm.object(handle).map_or(rh::NULL, |o| o.hierarchy)
+        }
         rh::HT_PCR => rh::OWNER,
         _ => rh::NULL,
     }

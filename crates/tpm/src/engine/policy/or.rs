@@ -34,9 +34,9 @@ pub(crate) fn policy_or(tpm: &mut Tpm, ctx: &mut Ctx<'_>) -> Result<(), Rc> {
     let s = session_mut(tpm, ctx.handle(0), 1)?;
     if !is_trial(s) {
         let current = s.policy.digest.as_slice();
-        let found = list
-            .iter()
-            .fold(false, |acc, d| acc | bool::from(d.as_slice().ct_eq(current)));
+        let found = list.iter().fold(false, |acc, d| {
+            acc | bool::from(d.as_slice().ct_eq(current))
+        });
         if !found {
             return Err(Rc::VALUE.param(1));
         }

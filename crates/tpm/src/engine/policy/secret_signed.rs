@@ -9,7 +9,7 @@
 use crate::constants::{cc, rh};
 use crate::crypto::HashAlg;
 use crate::rc::Rc;
-use crate::types::{AuthTicketKind, Digest2b, Name, Nonce2b, Signature, Timeout2b, TkAuth, NvType};
+use crate::types::{AuthTicketKind, Digest2b, Name, Nonce2b, NvType, Signature, Timeout2b, TkAuth};
 
 use super::super::algorithms::Implemented;
 use super::super::auth::entity_name;
@@ -109,7 +109,14 @@ pub(crate) fn policy_signed(tpm: &mut Tpm, ctx: &mut Ctx<'_>) -> Result<(), Rc> 
             cp_hash: 2,
             expiration: 4,
         };
-        parameter_checks(now, s, timeout, p.cp_hash.as_slice(), Some(p.nonce.as_slice()), blame)?;
+        parameter_checks(
+            now,
+            s,
+            timeout,
+            p.cp_hash.as_slice(),
+            Some(p.nonce.as_slice()),
+            blame,
+        )?;
         let hash = sig
             .hash()
             .and_then(HashAlg::from_id)
@@ -167,7 +174,14 @@ pub(crate) fn policy_secret(tpm: &mut Tpm, ctx: &mut Ctx<'_>) -> Result<(), Rc> 
             cp_hash: 2,
             expiration: 4,
         };
-        parameter_checks(now, s, timeout, p.cp_hash.as_slice(), Some(p.nonce.as_slice()), blame)?;
+        parameter_checks(
+            now,
+            s,
+            timeout,
+            p.cp_hash.as_slice(),
+            Some(p.nonce.as_slice()),
+            blame,
+        )?;
     }
     let s = session_mut(tpm, handle, 2)?;
     context_update(

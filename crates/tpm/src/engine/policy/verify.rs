@@ -5,8 +5,8 @@
 
 use crate::crypto::{ecc, rsa, sm2, EccCurve, EccPoint, HashAlg, RsaPublic};
 use crate::rc::Rc;
-use crate::types::{PublicId, PublicParms, Signature, SignatureEcc};
 use crate::types::Public;
+use crate::types::{PublicId, PublicParms, Signature, SignatureEcc};
 
 /// Checks `sig` over `digest` with the key whose public area is `public`.
 ///
@@ -15,7 +15,11 @@ use crate::types::Public;
 /// padding, r or s out of range, a forgery) is TPM_RC_SIGNATURE. The
 /// key's own scheme does not restrict which scheme the signature uses
 /// (Part 3 §20.1, CryptValidateSignature).
-pub(crate) fn verify_with_public(public: &Public, digest: &[u8], sig: &Signature) -> Result<(), Rc> {
+pub(crate) fn verify_with_public(
+    public: &Public,
+    digest: &[u8],
+    sig: &Signature,
+) -> Result<(), Rc> {
     match (&public.parameters, &public.unique) {
         (PublicParms::Rsa(p), PublicId::Rsa(n)) => {
             let (is_pss, s) = match sig {
