@@ -8,8 +8,8 @@ use crate::wire::{Codec, Reader};
 
 use super::Tpm;
 use super::{
-    attest, capability, clock, context, hash_cmds, hierarchy, keyuse, nv, object, pcr, policy, random, selftest,
-    sequence, session, startup, testparms,
+    attest, capability, clock, context, hash_cmds, hierarchy, keyuse, nv, object, pcr, policy,
+    random, selftest, sequence, session, startup, testparms,
 };
 
 /// What an input handle may refer to (the TPMI_ type of the handle field).
@@ -476,7 +476,13 @@ pub(crate) static COMMANDS: &[CommandDef] = &[
         encrypt
     ),
     def!(cc::CREATE, OBJECT_USER, object::create, decrypt, encrypt),
-    def!(cc::ECDH_ZGEN, OBJECT_USER, keyuse::ecdh_zgen, decrypt, encrypt),
+    def!(
+        cc::ECDH_ZGEN,
+        OBJECT_USER,
+        keyuse::ecdh_zgen,
+        decrypt,
+        encrypt
+    ),
     def!(cc::HMAC, OBJECT_USER, keyuse::hmac, decrypt, encrypt),
     def!(cc::IMPORT, OBJECT_USER, object::import, decrypt, encrypt),
     def!(
@@ -488,8 +494,20 @@ pub(crate) static COMMANDS: &[CommandDef] = &[
         encrypt
     ),
     def!(cc::QUOTE, attest::SIGN, attest::quote, decrypt, encrypt),
-    def!(cc::RSA_DECRYPT, OBJECT_USER, keyuse::rsa_decrypt, decrypt, encrypt),
-    def!(cc::HMAC_START, OBJECT_USER, keyuse::hmac_start, r_handle, decrypt),
+    def!(
+        cc::RSA_DECRYPT,
+        OBJECT_USER,
+        keyuse::rsa_decrypt,
+        decrypt,
+        encrypt
+    ),
+    def!(
+        cc::HMAC_START,
+        OBJECT_USER,
+        keyuse::hmac_start,
+        r_handle,
+        decrypt
+    ),
     def!(
         cc::SEQUENCE_UPDATE,
         OBJECT_USER,
@@ -519,7 +537,12 @@ pub(crate) static COMMANDS: &[CommandDef] = &[
         no_sessions
     ),
     def!(cc::ECDH_KEY_GEN, OBJECT_NONE, keyuse::ecdh_key_gen, encrypt),
-    def!(cc::ENCRYPT_DECRYPT, OBJECT_USER, keyuse::encrypt_decrypt, encrypt),
+    def!(
+        cc::ENCRYPT_DECRYPT,
+        OBJECT_USER,
+        keyuse::encrypt_decrypt,
+        encrypt
+    ),
     def!(cc::FLUSH_CONTEXT, NONE, context::flush_context, no_sessions),
     def!(
         cc::LOAD_EXTERNAL,
@@ -585,7 +608,13 @@ pub(crate) static COMMANDS: &[CommandDef] = &[
         decrypt
     ),
     def!(cc::READ_PUBLIC, OBJECT_NONE, object::read_public, encrypt),
-    def!(cc::RSA_ENCRYPT, OBJECT_NONE, keyuse::rsa_encrypt, decrypt, encrypt),
+    def!(
+        cc::RSA_ENCRYPT,
+        OBJECT_NONE,
+        keyuse::rsa_encrypt,
+        decrypt,
+        encrypt
+    ),
     def!(
         cc::START_AUTH_SESSION,
         START_SESSION,
@@ -594,7 +623,12 @@ pub(crate) static COMMANDS: &[CommandDef] = &[
         decrypt,
         encrypt
     ),
-    def!(cc::VERIFY_SIGNATURE, OBJECT_NONE, keyuse::verify_signature, decrypt),
+    def!(
+        cc::VERIFY_SIGNATURE,
+        OBJECT_NONE,
+        keyuse::verify_signature,
+        decrypt
+    ),
     def!(cc::GET_CAPABILITY, NONE, capability::get_capability),
     def!(cc::GET_RANDOM, NONE, random::get_random, encrypt),
     def!(

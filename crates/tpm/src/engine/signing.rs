@@ -34,7 +34,9 @@ use super::{Tpm, Transient};
 /// The loaded object `handle` and the TPM's random source, borrowed
 /// together so a signature can be made without cloning the key.
 pub(crate) fn object_and_drbg(tpm: &mut Tpm, handle: u32) -> Option<(&LoadedObject, &mut Drbg)> {
-    let Tpm { vol, perm, drbg, .. } = tpm;
+    let Tpm {
+        vol, perm, drbg, ..
+    } = tpm;
     let obj = match rh::handle_type(handle) {
         rh::HT_TRANSIENT => match vol.transients.get(&handle) {
             Some(Transient::Object(o)) => Some(&**o),
@@ -268,7 +270,9 @@ pub(crate) fn verify_signature(public: &Public, digest: &[u8], sig: &Signature) 
                 Signature::Ecdsa(s) => {
                     ecc::ecdsa_verify(curve, &q, digest, s.r.as_slice(), s.s.as_slice())
                 }
-                Signature::Sm2(s) => sm2::sm2_verify(curve, &q, digest, s.r.as_slice(), s.s.as_slice()),
+                Signature::Sm2(s) => {
+                    sm2::sm2_verify(curve, &q, digest, s.r.as_slice(), s.s.as_slice())
+                }
                 _ => return Err(Rc::SCHEME),
             };
             r.map_err(|_| Rc::SIGNATURE)
@@ -283,7 +287,11 @@ pub(crate) fn verify_signature(public: &Public, digest: &[u8], sig: &Signature) 
 /// same scheme and hash (else TPM_RC_SIGNATURE), so a weaker hash than the
 /// key allows cannot be used. A public-only keyed-hash object is
 /// TPM_RC_HANDLE. The HMAC comparison is constant-time.
-pub(crate) fn verify_with_object(obj: &LoadedObject, digest: &[u8], sig: &Signature) -> Result<(), Rc> {
+pub(crate) fn verify_with_object(
+    obj: &LoadedObject,
+    digest: &[u8],
+    sig: &Signature,
+) -> Result<(), Rc> {
     if obj.public.object_type() != alg::KEYEDHASH {
         return verify_signature(&obj.public, digest, sig);
     }
@@ -381,8 +389,14 @@ mod tests {
             select_for_public(&k, &SigScheme::Rsassa(sha256)),
             Ok(SigScheme::Rsassa(sha256))
         );
-        assert_eq!(select_for_public(&k, &SigScheme::Rsassa(sha384)), Err(Rc::SCHEME));
-        assert_eq!(select_for_public(&k, &SigScheme::Rsapss(sha256)), Err(Rc::SCHEME));
+        assert_eq!(
+            select_for_public(&k, &SigScheme::Rsassa(sha384)),
+            Err(Rc::SCHEME)
+        );
+        assert_eq!(
+            select_for_public(&k, &SigScheme::Rsapss(sha256)),
+            Err(Rc::SCHEME)
+        );
         // ECDAA needs caller data: never defaulted from the key.
         let k = ecc(AsymScheme::Ecdaa {
             hash: sha256,
@@ -399,8 +413,14 @@ mod tests {
     #[test]
     fn hmac_scheme_mismatch_is_refused_at_selection() {
         let k = hmac(KeyedHashScheme::Hmac(alg::SHA256));
-        assert_eq!(select_for_public(&k, &SigScheme::Hmac(alg::SHA384)), Err(Rc::SCHEME));
-        assert_eq!(select_for_public(&k, &SigScheme::Rsassa(alg::SHA256)), Err(Rc::SCHEME));
+        assert_eq!(
+            select_for_public(&k, &SigScheme::Hmac(alg::SHA384)),
+            Err(Rc::SCHEME)
+        );
+        assert_eq!(
+            select_for_public(&k, &SigScheme::Rsassa(alg::SHA256)),
+            Err(Rc::SCHEME)
+        );
         assert_eq!(
             select_for_public(&k, &SigScheme::Hmac(alg::SHA256)),
             Ok(SigScheme::Hmac(alg::SHA256))

@@ -151,7 +151,11 @@ mod tests {
                 for chunk in data.chunks(333) {
                     s.update(chunk);
                 }
-                assert_eq!(s.finish(), alg.hmac(&key, &[&data]), "{alg:?} key {key_len}");
+                assert_eq!(
+                    s.finish(),
+                    alg.hmac(&key, &[&data]),
+                    "{alg:?} key {key_len}"
+                );
             }
         }
     }

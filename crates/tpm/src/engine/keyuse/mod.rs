@@ -37,7 +37,10 @@ fn key_object(tpm: &Tpm, handle: u32, wrong: Rc) -> Result<&LoadedObject, Rc> {
 /// A TPM2B whose size this TPM bounds at `limit` octets (below the type's
 /// capacity `MAX`): TPM2B_PUBLIC_KEY_RSA is MAX_RSA_KEY_BYTES long here
 /// (TPM_RC_SIZE beyond, as the reference unmarshaller).
-fn read_bounded<const MAX: usize>(r: &mut Reader<'_>, limit: usize) -> Result<Tpm2b<MAX>, WireError> {
+fn read_bounded<const MAX: usize>(
+    r: &mut Reader<'_>,
+    limit: usize,
+) -> Result<Tpm2b<MAX>, WireError> {
     let n = usize::from(r.u16()?);
     if n > MAX.min(limit) {
         return Err(WireError::Size);

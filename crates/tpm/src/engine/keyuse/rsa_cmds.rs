@@ -58,7 +58,8 @@ fn test_algs(tpm: &mut Tpm, scheme: RsaEncScheme) -> Result<(), Rc> {
 /// unnumbered as in the reference.
 pub(crate) fn rsa_encrypt(tpm: &mut Tpm, ctx: &mut Ctx<'_>) -> Result<(), Rc> {
     let key = ctx.handle(0);
-    let message: PublicKeyRsa = ctx.read_with(|r| read_bounded(r, crate::types::MAX_RSA_KEY_BYTES))?;
+    let message: PublicKeyRsa =
+        ctx.read_with(|r| read_bounded(r, crate::types::MAX_RSA_KEY_BYTES))?;
     let in_scheme = ctx.read_with(|r| RsaDecrypt::decode_with(r, &Implemented, true))?;
     let label: Data2b = ctx.read()?;
     ctx.done()?;
@@ -93,7 +94,8 @@ pub(crate) fn rsa_encrypt(tpm: &mut Tpm, ctx: &mut Ctx<'_>) -> Result<(), Rc> {
 /// check runs in constant time).
 pub(crate) fn rsa_decrypt(tpm: &mut Tpm, ctx: &mut Ctx<'_>) -> Result<(), Rc> {
     let key = ctx.handle(0);
-    let cipher: PublicKeyRsa = ctx.read_with(|r| read_bounded(r, crate::types::MAX_RSA_KEY_BYTES))?;
+    let cipher: PublicKeyRsa =
+        ctx.read_with(|r| read_bounded(r, crate::types::MAX_RSA_KEY_BYTES))?;
     let in_scheme = ctx.read_with(|r| RsaDecrypt::decode_with(r, &Implemented, true))?;
     let label: Data2b = ctx.read()?;
     ctx.done()?;

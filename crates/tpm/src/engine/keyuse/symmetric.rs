@@ -65,7 +65,12 @@ fn shared(
         return Err(Rc::KEY.handle(1));
     };
     let a = obj.public.attributes;
-    let allowed = !a.restricted() && if decrypt { a.decrypt() } else { a.sign_encrypt() };
+    let allowed = !a.restricted()
+        && if decrypt {
+            a.decrypt()
+        } else {
+            a.sign_encrypt()
+        };
     if !allowed {
         return Err(Rc::ATTRIBUTES.handle(1));
     }
@@ -98,7 +103,7 @@ fn shared(
     if !iv_ok {
         return Err(Rc::SIZE.param(pos.iv));
     }
-    if matches!(mode, SymMode::Cbc | SymMode::Ecb) && data.len() % block != 0 {
+    if matches!(mode, SymMode::Cbc | SymMode::Ecb) && !data.len().is_multiple_of(block) {
         return Err(Rc::SIZE.param(pos.data));
     }
     let key = Zeroizing::new(obj.sym_key().ok_or(Rc::KEY.handle(1))?.to_vec());
