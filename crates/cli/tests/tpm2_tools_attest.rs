@@ -60,7 +60,11 @@ fn reference_run() -> bool {
 
 fn started(p: Protocol, banks: &str) -> Server {
     let builder = if reference_run() {
-        assert_eq!(p, Protocol::Swtpm, "{UNDER_TEST_ENV}=swtpm: swtpm protocol only");
+        assert_eq!(
+            p,
+            Protocol::Swtpm,
+            "{UNDER_TEST_ENV}=swtpm: swtpm protocol only"
+        );
         ServerBuilder::swtpm()
     } else {
         ServerBuilder::trustcloud(p)
@@ -113,7 +117,10 @@ struct Ak {
 }
 
 fn make_ak(s: &Server, alg: &str) -> Ak {
-    s.ok("tpm2_createek", &["-G", alg, "-u", "ek.pub", "-c", "ek.ctx"]);
+    s.ok(
+        "tpm2_createek",
+        &["-G", alg, "-u", "ek.pub", "-c", "ek.ctx"],
+    );
     flush(s);
     let sig = if alg == "rsa" { "rsassa" } else { "ecdsa" };
     let out = s.ok(
@@ -197,7 +204,11 @@ fn openssl_verifies(s: &Server, message: &[u8], sig_file: &str) -> bool {
 /// signature verified by openssl, and refused for a modified message.
 fn attest_file(s: &Server, file: &str, sig_file: &str, attest_type: u16) -> Attest {
     let bytes = read(s, file);
-    assert_eq!(&bytes[0..4], &[0xff, 0x54, 0x43, 0x47], "TPM_GENERATED_VALUE");
+    assert_eq!(
+        &bytes[0..4],
+        &[0xff, 0x54, 0x43, 0x47],
+        "TPM_GENERATED_VALUE"
+    );
     assert_eq!(u16::from_be_bytes([bytes[4], bytes[5]]), attest_type);
     assert!(openssl_verifies(s, &bytes, sig_file), "{file} signature");
     let mut tampered = bytes.clone();
@@ -244,8 +255,8 @@ fn quote_and_checkquote(p: Protocol) {
             );
             flush(&s);
             let check = [
-                "-u", "ak.pub", "-m", "q.msg", "-s", "q.sig", "-f", "q.pcrs", "-g", "sha256",
-                "-q", nonce,
+                "-u", "ak.pub", "-m", "q.msg", "-s", "q.sig", "-f", "q.pcrs", "-g", "sha256", "-q",
+                nonce,
             ];
             s.tools().ok("tpm2_checkquote", &check);
             // Another nonce: refused.
@@ -287,8 +298,18 @@ fn certify_and_certifycreation(p: Protocol) {
     s.ok(
         "tpm2_createprimary",
         &[
-            "-C", "o", "-G", "ecc", "-c", "prim.ctx", "--creation-data", "cd.bin", "-t",
-            "ct.bin", "-d", "ch.bin",
+            "-C",
+            "o",
+            "-G",
+            "ecc",
+            "-c",
+            "prim.ctx",
+            "--creation-data",
+            "cd.bin",
+            "-t",
+            "ct.bin",
+            "-d",
+            "ch.bin",
         ],
     );
     s.ok("tpm2_readpublic", &["-c", "prim.ctx", "-o", "prim.pub"]);
@@ -298,8 +319,7 @@ fn certify_and_certifycreation(p: Protocol) {
     s.ok(
         "tpm2_certify",
         &[
-            "-c", "prim.ctx", "-C", "ak.ctx", "-g", "sha256", "-o", "cert.att", "-s",
-            "cert.sig",
+            "-c", "prim.ctx", "-C", "ak.ctx", "-g", "sha256", "-o", "cert.att", "-s", "cert.sig",
         ],
     );
     flush(&s);
@@ -317,8 +337,20 @@ fn certify_and_certifycreation(p: Protocol) {
     s.ok(
         "tpm2_certifycreation",
         &[
-            "-C", "ak.ctx", "-c", "prim.ctx", "-d", "ch.bin", "-t", "ct.bin", "-g", "sha256",
-            "-o", "cc.sig", "--attestation", "cc.att",
+            "-C",
+            "ak.ctx",
+            "-c",
+            "prim.ctx",
+            "-d",
+            "ch.bin",
+            "-t",
+            "ct.bin",
+            "-g",
+            "sha256",
+            "-o",
+            "cc.sig",
+            "--attestation",
+            "cc.att",
         ],
     );
     flush(&s);
@@ -346,8 +378,20 @@ fn certify_and_certifycreation(p: Protocol) {
     let out = s.fails(
         "tpm2_certifycreation",
         &[
-            "-C", "ak.ctx", "-c", "prim.ctx", "-d", "ch.bin", "-t", "bad.tk", "-g", "sha256",
-            "-o", "bad.sig", "--attestation", "bad.att",
+            "-C",
+            "ak.ctx",
+            "-c",
+            "prim.ctx",
+            "-d",
+            "ch.bin",
+            "-t",
+            "bad.tk",
+            "-g",
+            "sha256",
+            "-o",
+            "bad.sig",
+            "--attestation",
+            "bad.att",
         ],
     );
     assert_eq!(out.tpm_rc(), Some(0x4E0), "TPM_RC_TICKET + P4: {out:?}");
@@ -376,13 +420,30 @@ fn nvcertify_and_gettime(p: Protocol) {
     let nv_name = {
         let out = s.ok("tpm2_nvreadpublic", &["0x1500010"]);
         let blocks = parse::blocks(&out);
-        parse::hex(parse::block(&blocks, "0x1500010").field("name").expect("name"))
+        parse::hex(
+            parse::block(&blocks, "0x1500010")
+                .field("name")
+                .expect("name"),
+        )
     };
     s.ok(
         "tpm2_nvcertify",
         &[
-            "-C", "ak.ctx", "-g", "sha256", "-o", "nv.sig", "--attestation", "nv.att", "-q",
-            "3344", "--size", "9", "--offset", "9", "0x1500010",
+            "-C",
+            "ak.ctx",
+            "-g",
+            "sha256",
+            "-o",
+            "nv.sig",
+            "--attestation",
+            "nv.att",
+            "-q",
+            "3344",
+            "--size",
+            "9",
+            "--offset",
+            "9",
+            "0x1500010",
         ],
     );
     flush(&s);
@@ -399,7 +460,15 @@ fn nvcertify_and_gettime(p: Protocol) {
     let out = s.ok(
         "tpm2_gettime",
         &[
-            "-c", "ak.ctx", "-g", "sha256", "-q", "1122", "-o", "t.sig", "--attestation",
+            "-c",
+            "ak.ctx",
+            "-g",
+            "sha256",
+            "-q",
+            "1122",
+            "-o",
+            "t.sig",
+            "--attestation",
             "t.att",
         ],
     );
@@ -410,12 +479,21 @@ fn nvcertify_and_gettime(p: Protocol) {
     };
     // The tool prints the attested time; the TPM's clock moves on.
     let blocks = parse::blocks(&out);
-    assert_eq!(parse::block(&blocks, "time").inline.as_deref().map(parse::num), Some(t.time.time));
+    assert_eq!(
+        parse::block(&blocks, "time")
+            .inline
+            .as_deref()
+            .map(parse::num),
+        Some(t.time.time)
+    );
     let later = s.ok("tpm2_readclock", &[]);
     let blocks = parse::blocks(&later);
     let ci = parse::block(&blocks, "clock_info");
     assert!(t.time.clock_info.clock <= ci.num("clock"));
-    assert_eq!(u64::from(t.time.clock_info.reset_count), ci.num("reset_count"));
+    assert_eq!(
+        u64::from(t.time.clock_info.reset_count),
+        ci.num("reset_count")
+    );
     assert_eq!(a.extra_data.as_slice(), [0x11, 0x22]);
 }
 
@@ -477,7 +555,9 @@ fn session_and_command_audit(p: Protocol) {
     let r = get_random(&s, &[]);
     s.ok(
         "tpm2_getcommandauditdigest",
-        &["-c", "ak.ctx", "-m", "ca.att", "-s", "ca.sig", "-g", "sha256"],
+        &[
+            "-c", "ak.ctx", "-m", "ca.att", "-s", "ca.sig", "-g", "sha256",
+        ],
     );
     flush(&s);
     let a = attest_file(&s, "ca.att", "ca.sig", st::ATTEST_COMMAND_AUDIT);
@@ -500,7 +580,10 @@ fn session_and_command_audit(p: Protocol) {
     let props = s.ok("tpm2_getcap", &["properties-variable"]);
     let blocks = parse::blocks(&props);
     assert_eq!(
-        parse::block(&blocks, "TPM2_PT_AUDIT_COUNTER_1").inline.as_deref().map(parse::num),
+        parse::block(&blocks, "TPM2_PT_AUDIT_COUNTER_1")
+            .inline
+            .as_deref()
+            .map(parse::num),
         Some(1),
         "{props}"
     );
@@ -509,7 +592,9 @@ fn session_and_command_audit(p: Protocol) {
     let r = get_random(&s, &[]);
     s.ok(
         "tpm2_getcommandauditdigest",
-        &["-c", "ak.ctx", "-m", "ca.att", "-s", "ca.sig", "-g", "sha256"],
+        &[
+            "-c", "ak.ctx", "-m", "ca.att", "-s", "ca.sig", "-g", "sha256",
+        ],
     );
     flush(&s);
     let a = attest_file(&s, "ca.att", "ca.sig", st::ATTEST_COMMAND_AUDIT);
@@ -526,7 +611,9 @@ fn session_and_command_audit(p: Protocol) {
     );
     s.ok(
         "tpm2_getcommandauditdigest",
-        &["-c", "ak.ctx", "-m", "ca.att", "-s", "ca.sig", "-g", "sha256"],
+        &[
+            "-c", "ak.ctx", "-m", "ca.att", "-s", "ca.sig", "-g", "sha256",
+        ],
     );
     flush(&s);
     let a = attest_file(&s, "ca.att", "ca.sig", st::ATTEST_COMMAND_AUDIT);

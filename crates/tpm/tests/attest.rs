@@ -303,7 +303,13 @@ fn quote_signs_the_selected_pcrs() {
 
     // The digest follows the PCRs.
     pcr_extend(&mut tpm, 0, 16, &[(alg::SHA256, &[0xCD; 32])]).expect_ok();
-    let r = quote(&mut tpm, key.handle, b"", &[alg::ECDSA, alg::SHA256], &[(alg::SHA256, &[16])]);
+    let r = quote(
+        &mut tpm,
+        key.handle,
+        b"",
+        &[alg::ECDSA, alg::SHA256],
+        &[(alg::SHA256, &[16])],
+    );
     let (bytes, a, sig) = split(&r, st::ATTEST_QUOTE);
     let Attested::Quote(q) = &a.attested else {
         panic!()
@@ -323,24 +329,26 @@ fn quote_error_codes() {
     // A key that cannot sign: TPM_RC_KEY on the handle.
     quote(&mut tpm, storage.handle, b"", &[alg::NULL], &all).expect_rc(rc(Rc::KEY.handle(1)));
     // A scheme other than the key's: TPM_RC_SCHEME on inScheme.
-    quote(&mut tpm, signer.handle, b"", &[alg::ECDSA, alg::SHA384], &all)
-        .expect_rc(rc(Rc::SCHEME.param(2)));
+    quote(
+        &mut tpm,
+        signer.handle,
+        b"",
+        &[alg::ECDSA, alg::SHA384],
+        &all,
+    )
+    .expect_rc(rc(Rc::SCHEME.param(2)));
     // No signing key: no hash to digest the PCRs with.
     quote(&mut tpm, rh::NULL, b"", &[alg::ECDSA, alg::SHA256], &all)
         .expect_rc(rc(Rc::SCHEME.param(2)));
     // A schemeless key needs the caller's scheme.
-    tpm.execute(
-        0,
-        &Cmd::new(cc::FLUSH_CONTEXT).u32(storage.handle).build(),
-    );
+    tpm.execute(0, &Cmd::new(cc::FLUSH_CONTEXT).u32(storage.handle).build());
     let bare = create_primary(&mut tpm, rh::OWNER, &schemeless_signer_template());
     quote(&mut tpm, bare.handle, b"", &[alg::NULL], &all).expect_rc(rc(Rc::SCHEME.param(2)));
     let r = quote(&mut tpm, bare.handle, b"", &[alg::ECDSA, alg::SHA256], &all);
     let (bytes, _, sig) = split(&r, st::ATTEST_QUOTE);
     verify_ecdsa(&bare.public, &bytes, &sig);
     // qualifyingData larger than a TPMT_HA: TPM_RC_SIZE on parameter 1.
-    quote(&mut tpm, signer.handle, &[0; 67], &[alg::NULL], &all)
-        .expect_rc(rc(Rc::SIZE.param(1)));
+    quote(&mut tpm, signer.handle, &[0; 67], &[alg::NULL], &all).expect_rc(rc(Rc::SIZE.param(1)));
     // Trailing octets: TPM_RC_SIZE.
     Cmd::new(cc::QUOTE)
         .handle(signer.handle)
@@ -362,8 +370,14 @@ fn owner_keys_obfuscate_counts_and_firmware() {
     let (mut tpm, clock) = started();
     let key = create_primary(&mut tpm, rh::OWNER, &signer_template());
     let all = [(alg::SHA256, &[0u32][..])];
-    let (_, a1, _) = split(&quote(&mut tpm, key.handle, b"", &[alg::NULL], &all), st::ATTEST_QUOTE);
-    let (_, a2, _) = split(&quote(&mut tpm, key.handle, b"", &[alg::NULL], &all), st::ATTEST_QUOTE);
+    let (_, a1, _) = split(
+        &quote(&mut tpm, key.handle, b"", &[alg::NULL], &all),
+        st::ATTEST_QUOTE,
+    );
+    let (_, a2, _) = split(
+        &quote(&mut tpm, key.handle, b"", &[alg::NULL], &all),
+        st::ATTEST_QUOTE,
+    );
     let plain = read_clock(&mut tpm);
     let fw = firmware_version(&mut tpm);
     assert_eq!(
@@ -371,13 +385,25 @@ fn owner_keys_obfuscate_counts_and_firmware() {
         primary_qn(rh::OWNER, &key.name)
     );
     assert_ne!(
-        (a1.clock_info.reset_count, a1.clock_info.restart_count, a1.firmware_version),
+        (
+            a1.clock_info.reset_count,
+            a1.clock_info.restart_count,
+            a1.firmware_version
+        ),
         (plain.reset_count, plain.restart_count, fw),
         "owner-hierarchy attestation shows the counts in the clear"
     );
     assert_eq!(
-        (a1.clock_info.reset_count, a1.clock_info.restart_count, a1.firmware_version),
-        (a2.clock_info.reset_count, a2.clock_info.restart_count, a2.firmware_version)
+        (
+            a1.clock_info.reset_count,
+            a1.clock_info.restart_count,
+            a1.firmware_version
+        ),
+        (
+            a2.clock_info.reset_count,
+            a2.clock_info.restart_count,
+            a2.firmware_version
+        )
     );
     // The unsigned form (TPM_RH_NULL) is masked too, differently.
     let r = Cmd::new(cc::GET_TIME)
@@ -398,7 +424,10 @@ fn owner_keys_obfuscate_counts_and_firmware() {
     let mut tpm = reload(&tpm, &clock);
     startup_clear(&mut tpm);
     let key = create_primary(&mut tpm, rh::OWNER, &signer_template());
-    let (_, a3, _) = split(&quote(&mut tpm, key.handle, b"", &[alg::NULL], &all), st::ATTEST_QUOTE);
+    let (_, a3, _) = split(
+        &quote(&mut tpm, key.handle, b"", &[alg::NULL], &all),
+        st::ATTEST_QUOTE,
+    );
     assert_eq!(read_clock(&mut tpm).restart_count, plain.restart_count + 1);
     assert_eq!(
         a3.clock_info.restart_count,
@@ -475,7 +504,10 @@ fn certify_and_certify_creation() {
         panic!()
     };
     assert_eq!(c.name.as_bytes(), object.name);
-    assert_eq!(c.qualified_name.as_bytes(), primary_qn(rh::OWNER, &object.name));
+    assert_eq!(
+        c.qualified_name.as_bytes(),
+        primary_qn(rh::OWNER, &object.name)
+    );
     assert_eq!(a.extra_data.as_slice(), b"certify");
     // The certifying key must sign.
     Cmd::new(cc::CERTIFY)
@@ -516,8 +548,7 @@ fn certify_and_certify_creation() {
     // A ticket of another type: TPM_RC_TAG on parameter 4.
     let mut wrong_tag = object.ticket.clone();
     wrong_tag[1] = 0x22; // TPM_ST_VERIFIED
-    certify_creation(&mut tpm, &object.creation_hash, &wrong_tag)
-        .expect_rc(rc(Rc::TAG.param(4)));
+    certify_creation(&mut tpm, &object.creation_hash, &wrong_tag).expect_rc(rc(Rc::TAG.param(4)));
 }
 
 fn define_index(tpm: &mut Tpm, index: u32, size: u16) {
@@ -575,7 +606,10 @@ fn nv_certify_contents_and_digest() {
         .expect_ok();
     let name = nv_name(&mut tpm, index);
 
-    let (bytes, a, sig) = split(&nv_certify(&mut tpm, key.handle, index, 5, 3), st::ATTEST_NV);
+    let (bytes, a, sig) = split(
+        &nv_certify(&mut tpm, key.handle, index, 5, 3),
+        st::ATTEST_NV,
+    );
     verify_ecdsa(&key.public, &bytes, &sig);
     let Attested::Nv(n) = &a.attested else {
         panic!()
@@ -585,7 +619,10 @@ fn nv_certify_contents_and_digest() {
     assert_eq!(n.nv_contents.as_slice(), &data[3..8]);
 
     // size and offset 0: a digest of the whole index with the scheme hash.
-    let (bytes, a, sig) = split(&nv_certify(&mut tpm, key.handle, index, 0, 0), st::ATTEST_NV_DIGEST);
+    let (bytes, a, sig) = split(
+        &nv_certify(&mut tpm, key.handle, index, 0, 0),
+        st::ATTEST_NV_DIGEST,
+    );
     verify_ecdsa(&key.public, &bytes, &sig);
     let Attested::NvDigest(d) = &a.attested else {
         panic!()
@@ -593,7 +630,10 @@ fn nv_certify_contents_and_digest() {
     assert_eq!(d.index_name.as_bytes(), name);
     assert_eq!(d.nv_digest.as_slice(), hash(alg::SHA256, &[&data]));
     // Unsigned: no hash, so an empty digest.
-    let (_, a, sig) = split(&nv_certify(&mut tpm, rh::NULL, index, 0, 0), st::ATTEST_NV_DIGEST);
+    let (_, a, sig) = split(
+        &nv_certify(&mut tpm, rh::NULL, index, 0, 0),
+        st::ATTEST_NV_DIGEST,
+    );
     assert_eq!(sig, alg::NULL.to_be_bytes());
     let Attested::NvDigest(d) = &a.attested else {
         panic!()
@@ -754,7 +794,10 @@ fn command_audit_log() {
     let Attested::CommandAudit(c) = &a.attested else {
         panic!()
     };
-    assert_eq!((c.audit_counter, c.audit_digest.as_slice()), (1, &log.digest[..]));
+    assert_eq!(
+        (c.audit_counter, c.audit_digest.as_slice()),
+        (1, &log.digest[..])
+    );
 
     // A signed GetCommandAuditDigest closes the log; the next audited
     // command opens a new one under the next counter value.
@@ -776,7 +819,10 @@ fn command_audit_log() {
     let Attested::CommandAudit(c) = &a.attested else {
         panic!()
     };
-    assert_eq!((c.audit_counter, c.audit_digest.as_slice()), (2, &log.digest[..]));
+    assert_eq!(
+        (c.audit_counter, c.audit_digest.as_slice()),
+        (2, &log.digest[..])
+    );
     assert_eq!(property(&mut tpm, pt::AUDIT_COUNTER_1), 2);
     assert_eq!(property(&mut tpm, pt::AUDIT_COUNTER_0), 0);
 
@@ -796,7 +842,10 @@ fn command_audit_log() {
     let Attested::CommandAudit(c) = &a.attested else {
         panic!()
     };
-    assert_eq!((c.audit_counter, c.audit_digest.as_slice()), (3, &log.digest[..]));
+    assert_eq!(
+        (c.audit_counter, c.audit_digest.as_slice()),
+        (3, &log.digest[..])
+    );
     assert_eq!(c.command_digest.as_slice(), hash(alg::SHA256, &[&codes]));
 
     // A TPM Reset clears the digest but not the counter or the list.
@@ -874,11 +923,13 @@ fn session_audit_attestation() {
 
     let mut log = Log::new(alg::SHA256);
     for pcr in [0, 16] {
-        let (params, response) =
-            audited_pcr_read(&mut tpm, session, AUDIT | CONTINUE_SESSION, pcr);
+        let (params, response) = audited_pcr_read(&mut tpm, session, AUDIT | CONTINUE_SESSION, pcr);
         log.extend(cc::PCR_READ, &[], &params, &response);
     }
-    let (bytes, a, sig) = split(&session_audit_digest(&mut tpm, key.handle, session), st::ATTEST_SESSION_AUDIT);
+    let (bytes, a, sig) = split(
+        &session_audit_digest(&mut tpm, key.handle, session),
+        st::ATTEST_SESSION_AUDIT,
+    );
     verify_ecdsa(&key.public, &bytes, &sig);
     let Attested::SessionAudit(s) = &a.attested else {
         panic!()
@@ -886,7 +937,10 @@ fn session_audit_attestation() {
     assert!(s.exclusive_session, "no other command ran in between");
     assert_eq!(s.session_digest.as_slice(), log.digest);
     // That command ran without the audit session: exclusivity is over.
-    let (_, a, _) = split(&session_audit_digest(&mut tpm, rh::NULL, session), st::ATTEST_SESSION_AUDIT);
+    let (_, a, _) = split(
+        &session_audit_digest(&mut tpm, rh::NULL, session),
+        st::ATTEST_SESSION_AUDIT,
+    );
     let Attested::SessionAudit(s) = &a.attested else {
         panic!()
     };
@@ -895,15 +949,24 @@ fn session_audit_attestation() {
     // auditExclusive now fails; auditReset restarts the digest (and
     // exclusivity).
     Cmd::new(cc::PCR_READ)
-        .session(session, &[7; 16], AUDIT | AUDIT_EXCLUSIVE | CONTINUE_SESSION, &[])
+        .session(
+            session,
+            &[7; 16],
+            AUDIT | AUDIT_EXCLUSIVE | CONTINUE_SESSION,
+            &[],
+        )
         .bytes(&pcr_selection(&[(alg::SHA256, &[0])]))
         .run(&mut tpm, 0)
         .expect_rc(rc(Rc::EXCLUSIVE));
     let mut log = Log::new(alg::SHA256);
-    let (params, response) = audited_pcr_read(&mut tpm, session, AUDIT | 0x04 | CONTINUE_SESSION, 1);
+    let (params, response) =
+        audited_pcr_read(&mut tpm, session, AUDIT | 0x04 | CONTINUE_SESSION, 1);
     log.extend(cc::PCR_READ, &[], &params, &response);
     // A command without sessions also ends exclusivity (Part 1 §19.6.14).
-    let (_, a, _) = split(&session_audit_digest(&mut tpm, rh::NULL, session), st::ATTEST_SESSION_AUDIT);
+    let (_, a, _) = split(
+        &session_audit_digest(&mut tpm, rh::NULL, session),
+        st::ATTEST_SESSION_AUDIT,
+    );
     let Attested::SessionAudit(s) = &a.attested else {
         panic!()
     };
@@ -912,7 +975,10 @@ fn session_audit_attestation() {
     let (params, response) = audited_pcr_read(&mut tpm, session, AUDIT | CONTINUE_SESSION, 2);
     log.extend(cc::PCR_READ, &[], &params, &response);
     pcr_read(&mut tpm, &[]);
-    let (_, a, _) = split(&session_audit_digest(&mut tpm, rh::NULL, session), st::ATTEST_SESSION_AUDIT);
+    let (_, a, _) = split(
+        &session_audit_digest(&mut tpm, rh::NULL, session),
+        st::ATTEST_SESSION_AUDIT,
+    );
     let Attested::SessionAudit(s) = &a.attested else {
         panic!()
     };

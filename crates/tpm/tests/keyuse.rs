@@ -697,6 +697,73 @@ fn hmac_one_shot_and_sequence() {
     );
 }
 
+/// An HMAC sequence survives ContextSave / FlushContext / ContextLoad
+/// with its state (and its key copy) intact.
+#[test]
+fn hmac_sequence_context_round_trip() {
+    let mut tpm = started();
+    let secret = b"context saved hmac key";
+    let k = primary(
+        &mut tpm,
+        hmac_tpl(BASE | SIGN, &[alg::HMAC, alg::SHA256]),
+        secret,
+    );
+    let r = Cmd::new(cc::HMAC_START)
+        .handle(k.handle)
+        .pw(b"")
+        .tpm2b(b"")
+        .u16(alg::SHA256)
+        .run(&mut tpm, 0);
+    r.expect_ok();
+    let seq = u32::from_be_bytes(r.body[0..4].try_into().unwrap());
+    flush(&mut tpm, k.handle);
+    Cmd::new(cc::SEQUENCE_UPDATE)
+        .handle(seq)
+        .pw(b"")
+        .tpm2b(b"first half, ")
+        .run(&mut tpm, 0)
+        .expect_ok();
+    let r = Cmd::new(cc::CONTEXT_SAVE).handle(seq).run(&mut tpm, 0);
+    r.expect_ok();
+    let saved = r.body.clone();
+    flush(&mut tpm, seq);
+    let r = Cmd::new(cc::CONTEXT_LOAD).bytes(&saved).run(&mut tpm, 0);
+    r.expect_ok();
+    let seq = u32::from_be_bytes(r.body[0..4].try_into().unwrap());
+    let r = Cmd::new(cc::SEQUENCE_COMPLETE)
+        .handle(seq)
+        .pw(b"")
+        .tpm2b(b"second half")
+        .u32(rh::NULL)
+        .run(&mut tpm, 0);
+    let mut p = r.params(false);
+    assert_eq!(p.tpm2b(), hmac256(secret, b"first half, second half"));
+    // An HMAC sequence is not an event sequence.
+    let r = Cmd::new(cc::HMAC_START)
+        .handle(
+            primary(
+                &mut tpm,
+                hmac_tpl(BASE | SIGN, &[alg::HMAC, alg::SHA256]),
+                secret,
+            )
+            .handle,
+        )
+        .pw(b"")
+        .tpm2b(b"")
+        .u16(alg::NULL)
+        .run(&mut tpm, 0);
+    r.expect_ok();
+    let seq = u32::from_be_bytes(r.body[0..4].try_into().unwrap());
+    Cmd::new(cc::EVENT_SEQUENCE_COMPLETE)
+        .handle(rh::NULL)
+        .handle(seq)
+        .pw(b"")
+        .pw(b"")
+        .tpm2b(b"")
+        .run(&mut tpm, 0)
+        .expect_rc(0x289);
+}
+
 #[test]
 fn hmac_key_rules() {
     let mut tpm = started();
@@ -989,6 +1056,8 @@ fn rsa_encrypt_and_decrypt() {
     );
     // The wrong label fails the padding check (unnumbered TPM_RC_VALUE).
     rsa_decrypt_rc(&mut tpm, k.handle, &ct, &oaep, b"other\0").expect_rc(RC_VALUE);
+    // A message too long for OAEP with this key: TPM_RC_VALUE (OaepEncode).
+    rsa_encrypt_rc(&mut tpm, k.handle, &[7; 200], &oaep, b"").expect_rc(RC_VALUE);
     // A label must end in a zero octet.
     rsa_encrypt_rc(&mut tpm, k.handle, msg, &oaep, b"label").expect_rc(RC_VALUE_P3);
     rsa_decrypt_rc(&mut tpm, k.handle, &ct, &oaep, b"label").expect_rc(RC_VALUE_P3);

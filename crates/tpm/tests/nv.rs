@@ -448,7 +448,7 @@ fn writedefine_lock_lasts_until_deletion() {
     write_pw(&mut t, rh::OWNER, idx, b"", &[2; 8], 0).expect_rc(RC_NV_LOCKED);
     // Locking again is no error.
     on_index(&mut t, cc::NV_WRITE_LOCK, rh::OWNER, idx, b"", &[]).expect_ok();
-    let mut t = cycle(&mut t, &clock, su::CLEAR, su::CLEAR);
+    let t = cycle(&mut t, &clock, su::CLEAR, su::CLEAR);
     let mut t = power_loss(&t, &clock);
     write_pw(&mut t, rh::OWNER, idx, b"", &[2; 8], 0).expect_rc(RC_NV_LOCKED);
     assert_eq!(read_ok(&mut t, rh::OWNER, idx, b"", 8, 0), vec![1; 8]);
@@ -579,8 +579,9 @@ fn define_space_attribute_rules() {
     let (mut t, _) = started();
     let i = 0x0150_00A0;
     let sha = alg::SHA256;
-    // (handle, auth, public, expected) in the order the reference checks.
-    let cases: Vec<(u32, Vec<u8>, Vec<u8>, u32, &str)> = vec![
+    // (handle, auth, public, expected, what) in the order the reference checks.
+    type Case = (u32, Vec<u8>, Vec<u8>, u32, &'static str);
+    let cases: Vec<Case> = vec![
         (
             rh::OWNER,
             vec![],

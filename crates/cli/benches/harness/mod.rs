@@ -25,6 +25,10 @@ pub const OURS: usize = 1;
 /// Display names, by index.
 pub const SERVER_NAMES: [&str; 2] = ["swtpm", "trustcloud"];
 
+/// TPM_RC_RETRY (Part 2 §6.6.3): "the TPM was not able to start the
+/// command", resubmit it.
+pub const TPM_RC_RETRY: u32 = 0x922;
+
 /// A raw TCP connection to a server's data (swtpm protocol) port.
 pub struct Conn {
     addr: SocketAddr,
@@ -74,9 +78,18 @@ impl Conn {
     }
 
     /// [`Conn::exchange`] for a command that must succeed; returns the
-    /// whole response.
+    /// whole response. TPM_RC_RETRY is resubmitted, as tpm2-tss does:
+    /// libtpms answers it to the first authorization of a DA-protected
+    /// object in each startup cycle, while it records that DA is in use
+    /// (reference SessionProcess.c, CheckLockedOut).
     pub fn call(&mut self, what: &str, cmd: &[u8]) -> &[u8] {
-        let rc = self.exchange(cmd);
+        let mut rc = self.exchange(cmd);
+        for _ in 0..3 {
+            if rc != TPM_RC_RETRY {
+                break;
+            }
+            rc = self.exchange(cmd);
+        }
         assert_eq!(rc, 0, "{what}: response code {rc:#x}");
         &self.buf
     }

@@ -57,7 +57,8 @@ pub(crate) fn check_sign_key(tpm: &Tpm, key: u32) -> Result<(), Rc> {
     if key == rh::NULL {
         return Ok(());
     }
-    let obj = tpm.object(key).ok_or(Rc::HANDLE)?;
+    // A sequence object in the slot is no key.
+    let obj = tpm.object(key).ok_or(Rc::KEY)?;
     let a = obj.public.attributes;
     if !a.sign_encrypt() || obj.public.object_type() == alg::SYMCIPHER || obj.is_public_only() {
         return Err(Rc::KEY);

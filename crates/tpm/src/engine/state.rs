@@ -346,12 +346,12 @@ impl PermanentState {
             // Absent in blobs written before command audit existed: the
             // manufacture values.
             audit: match fields.get(&tag::AUDIT) {
-                Some(v) => super::attest::AuditPerm::from_bytes(v).map_err(|err| {
-                    StateError::Field {
+                Some(v) => {
+                    super::attest::AuditPerm::from_bytes(v).map_err(|err| StateError::Field {
                         tag: tag::AUDIT,
                         err,
-                    }
-                })?,
+                    })?
+                }
                 None => Default::default(),
             },
         })

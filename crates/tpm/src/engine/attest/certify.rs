@@ -28,7 +28,9 @@ pub(crate) fn certify(tpm: &mut Tpm, ctx: &mut Ctx<'_>) -> Result<(), Rc> {
     let in_scheme = read_scheme(ctx)?;
     ctx.done()?;
     let signer = fill::signer(tpm, ctx.handle(1), in_scheme, 2, 2)?;
-    let object = tpm.object(ctx.handle(0)).ok_or(Rc::FAILURE)?;
+    // A sequence object (the only other thing an object handle can be)
+    // has no public area to certify.
+    let object = tpm.object(ctx.handle(0)).ok_or(Rc::HANDLE.handle(1))?;
     let attested = Attested::Certify(CertifyInfo {
         name: object.name.clone(),
         qualified_name: if signer.is_anonymous() {
@@ -52,14 +54,13 @@ pub(crate) fn certify_creation(tpm: &mut Tpm, ctx: &mut Ctx<'_>) -> Result<(), R
     let ticket: TkCreation = ctx.read()?;
     ctx.done()?;
     let signer = fill::signer(tpm, ctx.handle(0), in_scheme, 1, 3)?;
-    let name = tpm.object(ctx.handle(1)).ok_or(Rc::FAILURE)?.name.clone();
+    let name = tpm
+        .object(ctx.handle(1))
+        .ok_or(Rc::HANDLE.handle(2))?
+        .name
+        .clone();
     let expected = object::creation_ticket(tpm, ticket.hierarchy, &name, creation_hash.as_slice());
-    if !bool::from(
-        expected
-            .digest
-            .as_slice()
-            .ct_eq(ticket.digest.as_slice()),
-    ) {
+    if !bool::from(expected.digest.as_slice().ct_eq(ticket.digest.as_slice())) {
         return Err(Rc::TICKET.param(4));
     }
     let attested = Attested::Creation(CreationInfo {

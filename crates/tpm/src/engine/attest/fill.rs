@@ -28,7 +28,7 @@ pub(super) struct Signer {
     qualified_signer: Name,
     /// Whether the key is outside the endorsement and platform
     /// hierarchies, so resetCount, restartCount and firmwareVersion must
-    /// not be shown as they are (Part 1 §36.7, privacy).
+    /// not be shown as they are (Part 3 §18.1, privacy).
     obfuscate: bool,
 }
 
@@ -84,7 +84,8 @@ pub(super) fn signer(
     })
 }
 
-/// FillInAttestInfo: the common TPMS_ATTEST fields around `attested`.
+/// FillInAttestInfo: the common TPMS_ATTEST fields around `attested`
+/// (Part 3 §18.1).
 ///
 /// clockInfo and firmwareVersion are the TPM's, except that for a key
 /// outside the endorsement and platform hierarchies (or no key) the
@@ -138,7 +139,11 @@ pub(super) fn fill(tpm: &Tpm, signer: &Signer, extra_data: Data2b, attested: Att
 /// and scheme (a NULL signature for TPM_RH_NULL). Signing errors
 /// (TPM_RC_SCHEME, _VALUE, _ATTRIBUTES...) are returned unnumbered, as
 /// the reference returns CryptSign's.
-pub(super) fn sign(tpm: &mut Tpm, signer: &Signer, attest: &Attest) -> Result<(Attest2b, Signature), Rc> {
+pub(super) fn sign(
+    tpm: &mut Tpm,
+    signer: &Signer,
+    attest: &Attest,
+) -> Result<(Attest2b, Signature), Rc> {
     let bytes = attest.to_bytes();
     let signature = if signer.handle == rh::NULL {
         Signature::Null

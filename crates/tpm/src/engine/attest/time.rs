@@ -12,7 +12,7 @@ use super::fill;
 /// (privacyAdminHandle) and the signing key. Unlike the common header,
 /// TPMS_TIME_ATTEST_INFO carries Time, Clock, resetCount, restartCount
 /// and firmwareVersion in the clear — the privacy administrator agreed
-/// to reveal them (Part 1 §36.7).
+/// to reveal them (Part 3 §18.1, §18.7).
 pub(crate) fn get_time(tpm: &mut Tpm, ctx: &mut Ctx<'_>) -> Result<(), Rc> {
     let qualifying_data: Data2b = ctx.read()?;
     let in_scheme = ctx.read_with(|r| SigScheme::decode_with(r, &Implemented, true))?;

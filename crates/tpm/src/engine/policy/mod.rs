@@ -21,7 +21,6 @@ mod or;
 mod pcr;
 mod secret_signed;
 pub(crate) mod ticket;
-pub(crate) mod verify;
 
 pub(crate) use authorize::{policy_authorize, policy_authorize_nv};
 pub(crate) use basic::{

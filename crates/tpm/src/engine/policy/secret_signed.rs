@@ -16,7 +16,7 @@ use super::super::auth::entity_name;
 use super::super::dispatch::Ctx;
 use super::super::Tpm;
 use super::ticket::{compute_auth, digest_matches, AuthTicketInput};
-use super::verify::verify_with_public;
+use super::super::signing::verify_with_object;
 use super::{
     auth_timeout, context_update, entity_hierarchy, is_trial, parameter_checks, session,
     session_mut, Blame,
@@ -127,9 +127,10 @@ pub(crate) fn policy_signed(tpm: &mut Tpm, ctx: &mut Ctx<'_>) -> Result<(), Rc> 
             p.cp_hash.as_slice(),
             p.policy_ref.as_slice(),
         ]);
-        // A sequence object has no key to verify with.
+        // A sequence object has no key to verify with; an HMAC key checks
+        // with its secret, as the reference CryptValidateSignature does.
         let object = tpm.object(key).ok_or(Rc::HANDLE.param(5))?;
-        verify_with_public(&object.public, &a_hash, &sig).map_err(|e| e.param(5))?;
+        verify_with_object(object, &a_hash, &sig).map_err(|e| e.param(5))?;
     }
     let s = session_mut(tpm, handle, 2)?;
     context_update(
