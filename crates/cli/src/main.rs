@@ -25,6 +25,10 @@ struct Cli {
 enum Command {
     /// Run and use a single TPM 2.0 (serve it to tpm2-tools and other TSS clients).
     Tpm(commands::TpmArgs),
+    /// Run the vTPM daemon: every vTPM of this host in one process, for QEMU and TSS clients.
+    Vtpmd(commands::vtpmd::VtpmdArgs),
+    /// Create and manage the vTPMs of a running vtpmd (create, list, show, delete, export, import).
+    Vtpm(commands::vtpm::VtpmArgs),
 }
 
 fn main() {
@@ -32,6 +36,8 @@ fn main() {
     logging::init(cli.verbose);
     let result = match cli.command {
         Command::Tpm(args) => commands::run_tpm(args),
+        Command::Vtpmd(args) => commands::vtpmd::run(args),
+        Command::Vtpm(args) => commands::vtpm::run(args),
     };
     if let Err(e) = result {
         eprintln!("error: {e:#}");

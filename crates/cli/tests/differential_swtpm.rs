@@ -1348,7 +1348,8 @@ fn invalid_commands_match() {
     //   values that are no TPM_ST at all, while Part 3 §5.2 (and Part 1 on
     //   TPM 1.2 commands) asks for TPM_RC_BAD_TAG (0x01E), which both TPMs
     //   give for real TPM_ST values that are not command tags (compared
-    //   above). Ours answers the 1.2 tag in 1.2 format (tag 0x00C4).
+    //   above). Ours answers the 1.2 tag with a TPM 2.0 header and
+    //   TPM_RC_BAD_TAG (OVMF needs the 2.0 header to see a TPM 2.0).
     // - anything naming TPM_ALG_SM3_256: we implement SM3, libtpms does not.
     // - ClockSet with the owner's wrong password: it counts towards
     //   dictionary-attack lockout on both, which later tests would feel.

@@ -177,7 +177,9 @@ pub mod cc {
 
 /// TPM_ST structure tags (Part 2 §6.9).
 pub mod st {
-    /// TPM 1.2 request tag; answered with TPM_ST_RSP_COMMAND + TPM_RC_BAD_TAG.
+    /// TPM 1.2 request tag; answered with TPM_ST_NO_SESSIONS + TPM_RC_BAD_TAG
+    /// (see engine/command.rs: firmware mistakes a TPM_ST_RSP_COMMAND answer
+    /// for a TPM 1.2).
     pub const RQU_COMMAND_12: u16 = 0x00C1;
     pub const RSP_COMMAND: u16 = 0x00C4;
     pub const NULL: u16 = 0x8000;

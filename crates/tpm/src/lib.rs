@@ -10,6 +10,7 @@ pub mod constants;
 pub mod crypto;
 pub mod engine;
 pub mod rc;
+pub mod templates;
 pub mod types;
 pub mod wire;
 

@@ -147,6 +147,169 @@ impl Rc {
     }
 }
 
+/// TPM_RC_REFERENCE_H0: a handle references nothing loaded (warning;
+/// H0..H6 are 0x910..0x916, S0..S6 0x918..0x91E, Part 2 §6.6.3).
+const RC_REFERENCE_H0: u32 = RC_WARN + 0x010;
+const RC_REFERENCE_S0: u32 = RC_WARN + 0x018;
+
+/// The spec names of the response codes (Part 2 §6.6.3), base codes only.
+const NAMES: &[(Rc, &str)] = &[
+    (Rc::SUCCESS, "TPM_RC_SUCCESS"),
+    (Rc::BAD_TAG, "TPM_RC_BAD_TAG"),
+    (Rc::INITIALIZE, "TPM_RC_INITIALIZE"),
+    (Rc::FAILURE, "TPM_RC_FAILURE"),
+    (Rc::SEQUENCE, "TPM_RC_SEQUENCE"),
+    (Rc::PRIVATE, "TPM_RC_PRIVATE"),
+    (Rc::HMAC, "TPM_RC_HMAC"),
+    (Rc::DISABLED, "TPM_RC_DISABLED"),
+    (Rc::EXCLUSIVE, "TPM_RC_EXCLUSIVE"),
+    (Rc::AUTH_TYPE, "TPM_RC_AUTH_TYPE"),
+    (Rc::AUTH_MISSING, "TPM_RC_AUTH_MISSING"),
+    (Rc::POLICY, "TPM_RC_POLICY"),
+    (Rc::PCR, "TPM_RC_PCR"),
+    (Rc::PCR_CHANGED, "TPM_RC_PCR_CHANGED"),
+    (Rc::UPGRADE, "TPM_RC_UPGRADE"),
+    (Rc::TOO_MANY_CONTEXTS, "TPM_RC_TOO_MANY_CONTEXTS"),
+    (Rc::AUTH_UNAVAILABLE, "TPM_RC_AUTH_UNAVAILABLE"),
+    (Rc::REBOOT, "TPM_RC_REBOOT"),
+    (Rc::UNBALANCED, "TPM_RC_UNBALANCED"),
+    (Rc::COMMAND_SIZE, "TPM_RC_COMMAND_SIZE"),
+    (Rc::COMMAND_CODE, "TPM_RC_COMMAND_CODE"),
+    (Rc::AUTHSIZE, "TPM_RC_AUTHSIZE"),
+    (Rc::AUTH_CONTEXT, "TPM_RC_AUTH_CONTEXT"),
+    (Rc::NV_RANGE, "TPM_RC_NV_RANGE"),
+    (Rc::NV_SIZE, "TPM_RC_NV_SIZE"),
+    (Rc::NV_LOCKED, "TPM_RC_NV_LOCKED"),
+    (Rc::NV_AUTHORIZATION, "TPM_RC_NV_AUTHORIZATION"),
+    (Rc::NV_UNINITIALIZED, "TPM_RC_NV_UNINITIALIZED"),
+    (Rc::NV_SPACE, "TPM_RC_NV_SPACE"),
+    (Rc::NV_DEFINED, "TPM_RC_NV_DEFINED"),
+    (Rc::BAD_CONTEXT, "TPM_RC_BAD_CONTEXT"),
+    (Rc::CPHASH, "TPM_RC_CPHASH"),
+    (Rc::PARENT, "TPM_RC_PARENT"),
+    (Rc::NEEDS_TEST, "TPM_RC_NEEDS_TEST"),
+    (Rc::NO_RESULT, "TPM_RC_NO_RESULT"),
+    (Rc::SENSITIVE, "TPM_RC_SENSITIVE"),
+    (Rc::ASYMMETRIC, "TPM_RC_ASYMMETRIC"),
+    (Rc::ATTRIBUTES, "TPM_RC_ATTRIBUTES"),
+    (Rc::HASH, "TPM_RC_HASH"),
+    (Rc::VALUE, "TPM_RC_VALUE"),
+    (Rc::HIERARCHY, "TPM_RC_HIERARCHY"),
+    (Rc::KEY_SIZE, "TPM_RC_KEY_SIZE"),
+    (Rc::MGF, "TPM_RC_MGF"),
+    (Rc::MODE, "TPM_RC_MODE"),
+    (Rc::TYPE, "TPM_RC_TYPE"),
+    (Rc::HANDLE, "TPM_RC_HANDLE"),
+    (Rc::KDF, "TPM_RC_KDF"),
+    (Rc::RANGE, "TPM_RC_RANGE"),
+    (Rc::AUTH_FAIL, "TPM_RC_AUTH_FAIL"),
+    (Rc::NONCE, "TPM_RC_NONCE"),
+    (Rc::PP, "TPM_RC_PP"),
+    (Rc::SCHEME, "TPM_RC_SCHEME"),
+    (Rc::SIZE, "TPM_RC_SIZE"),
+    (Rc::SYMMETRIC, "TPM_RC_SYMMETRIC"),
+    (Rc::TAG, "TPM_RC_TAG"),
+    (Rc::SELECTOR, "TPM_RC_SELECTOR"),
+    (Rc::INSUFFICIENT, "TPM_RC_INSUFFICIENT"),
+    (Rc::SIGNATURE, "TPM_RC_SIGNATURE"),
+    (Rc::KEY, "TPM_RC_KEY"),
+    (Rc::POLICY_FAIL, "TPM_RC_POLICY_FAIL"),
+    (Rc::INTEGRITY, "TPM_RC_INTEGRITY"),
+    (Rc::TICKET, "TPM_RC_TICKET"),
+    (Rc::RESERVED_BITS, "TPM_RC_RESERVED_BITS"),
+    (Rc::BAD_AUTH, "TPM_RC_BAD_AUTH"),
+    (Rc::EXPIRED, "TPM_RC_EXPIRED"),
+    (Rc::POLICY_CC, "TPM_RC_POLICY_CC"),
+    (Rc::BINDING, "TPM_RC_BINDING"),
+    (Rc::CURVE, "TPM_RC_CURVE"),
+    (Rc::ECC_POINT, "TPM_RC_ECC_POINT"),
+    (Rc::CONTEXT_GAP, "TPM_RC_CONTEXT_GAP"),
+    (Rc::OBJECT_MEMORY, "TPM_RC_OBJECT_MEMORY"),
+    (Rc::SESSION_MEMORY, "TPM_RC_SESSION_MEMORY"),
+    (Rc::MEMORY, "TPM_RC_MEMORY"),
+    (Rc::SESSION_HANDLES, "TPM_RC_SESSION_HANDLES"),
+    (Rc::OBJECT_HANDLES, "TPM_RC_OBJECT_HANDLES"),
+    (Rc::LOCALITY, "TPM_RC_LOCALITY"),
+    (Rc::YIELDED, "TPM_RC_YIELDED"),
+    (Rc::CANCELED, "TPM_RC_CANCELED"),
+    (Rc::TESTING, "TPM_RC_TESTING"),
+    (Rc::NV_RATE, "TPM_RC_NV_RATE"),
+    (Rc::LOCKOUT, "TPM_RC_LOCKOUT"),
+    (Rc::RETRY, "TPM_RC_RETRY"),
+    (Rc::NV_UNAVAILABLE, "TPM_RC_NV_UNAVAILABLE"),
+];
+
+const REFERENCE_H: [&str; 7] = [
+    "TPM_RC_REFERENCE_H0",
+    "TPM_RC_REFERENCE_H1",
+    "TPM_RC_REFERENCE_H2",
+    "TPM_RC_REFERENCE_H3",
+    "TPM_RC_REFERENCE_H4",
+    "TPM_RC_REFERENCE_H5",
+    "TPM_RC_REFERENCE_H6",
+];
+const REFERENCE_S: [&str; 7] = [
+    "TPM_RC_REFERENCE_S0",
+    "TPM_RC_REFERENCE_S1",
+    "TPM_RC_REFERENCE_S2",
+    "TPM_RC_REFERENCE_S3",
+    "TPM_RC_REFERENCE_S4",
+    "TPM_RC_REFERENCE_S5",
+    "TPM_RC_REFERENCE_S6",
+];
+
+impl Rc {
+    /// The spec name of the base code (`TPM_RC_VALUE` for 0x1c4), as
+    /// `tpm2_rc_decode` prints it; `None` for a code Part 2 §6.6.3 does not
+    /// define (vendor codes, TSS layer codes).
+    pub fn name(self) -> Option<&'static str> {
+        let base = self.base();
+        if let Some((_, n)) = NAMES.iter().find(|(rc, _)| *rc == base) {
+            return Some(n);
+        }
+        let idx = |first: u32| base.0.checked_sub(first).filter(|i| *i < 7);
+        if let Some(i) = idx(RC_REFERENCE_H0) {
+            return REFERENCE_H.get(i as usize).copied();
+        }
+        if let Some(i) = idx(RC_REFERENCE_S0) {
+            return REFERENCE_S.get(i as usize).copied();
+        }
+        None
+    }
+
+    /// Which handle, session or parameter a format-one code blames
+    /// (Part 2 §6.6.2: bit 6 selects a parameter number in bits 8–11,
+    /// otherwise bit 11 a session and else a handle number in bits 8–10).
+    pub fn blames(self) -> Option<(&'static str, u32)> {
+        if !self.is_fmt1() {
+            return None;
+        }
+        let n = (self.0 >> 8) & 0xF;
+        if self.0 & RC_P != 0 {
+            Some(("parameter", n))
+        } else if n == 0 {
+            None
+        } else if self.0 & RC_S != 0 {
+            Some(("session", n & 0x7))
+        } else {
+            Some(("handle", n & 0x7))
+        }
+    }
+
+    /// `TPM_RC_VALUE (parameter 1)`-style text for messages: the name (or
+    /// the hex value if unnamed) and what a format-one code blames.
+    pub fn describe(self) -> String {
+        let mut s = match self.name() {
+            Some(n) => n.to_string(),
+            None => format!("TPM_RC 0x{:03x}", self.0),
+        };
+        if let Some((what, n)) = self.blames() {
+            s.push_str(&format!(" ({what} {n})"));
+        }
+        s
+    }
+}
+
 impl std::fmt::Debug for Rc {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "Rc(0x{:03x})", self.0)
@@ -178,5 +341,21 @@ mod tests {
         // The first number given wins.
         assert_eq!(Rc::VALUE.param(1).param(3).0, 0x1c4);
         assert_eq!(Rc::VALUE.param(2).base(), Rc::VALUE);
+    }
+
+    #[test]
+    fn names_and_blame_as_tpm2_rc_decode_gives_them() {
+        assert_eq!(Rc(0x1c4).name(), Some("TPM_RC_VALUE"));
+        assert_eq!(Rc(0x1c4).describe(), "TPM_RC_VALUE (parameter 1)");
+        assert_eq!(Rc(0x98e).describe(), "TPM_RC_AUTH_FAIL (session 1)");
+        assert_eq!(Rc(0x184).describe(), "TPM_RC_VALUE (handle 1)");
+        assert_eq!(Rc(0x084).describe(), "TPM_RC_VALUE");
+        assert_eq!(Rc(0x100).describe(), "TPM_RC_INITIALIZE");
+        assert_eq!(Rc(0x146).name(), Some("TPM_RC_NV_RANGE"));
+        assert_eq!(Rc(0x902).name(), Some("TPM_RC_OBJECT_MEMORY"));
+        assert_eq!(Rc(0x910).name(), Some("TPM_RC_REFERENCE_H0"));
+        assert_eq!(Rc(0x91e).name(), Some("TPM_RC_REFERENCE_S6"));
+        assert_eq!(Rc(0x91f).name(), None);
+        assert_eq!(Rc(0xabcdef).describe(), "TPM_RC 0xabcdef");
     }
 }

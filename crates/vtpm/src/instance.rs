@@ -9,7 +9,7 @@ use tpm::crypto::{Drbg, HashAlg};
 use tpm::engine::{SystemTime, MAX_COMMAND_SIZE};
 use tpm::{EngineConfig, Rc, Tpm};
 
-use crate::store::{StateStore, StoreError};
+use crate::store::{StateBackend, StoreError};
 
 /// TPM_ST_NO_SESSIONS, the tag of every error response (Part 2 §6.9).
 const ST_NO_SESSIONS: u16 = 0x8001;
@@ -48,7 +48,7 @@ pub enum ReplaceError {
 /// is durable.
 pub struct Instance {
     tpm: Tpm,
-    store: StateStore,
+    store: Box<dyn StateBackend>,
     /// Locality for transports that set it out of band (swtpm).
     locality: u8,
     /// TPM_ACCESS.tpmEstablishment (TCG PC Client Platform TPM Profile); set by
@@ -68,7 +68,7 @@ impl Instance {
     /// (and stores it) when there is none. The TPM is powered on and awaits
     /// TPM2_Startup, as after _TPM_Init.
     pub fn open(
-        store: StateStore,
+        store: impl StateBackend + 'static,
         config: &EngineConfig,
     ) -> Result<(Instance, Opened), StoreError> {
         let (tpm, opened) = match store.load()? {
@@ -80,7 +80,7 @@ impl Instance {
         };
         let mut inst = Instance {
             tpm,
-            store,
+            store: Box::new(store),
             locality: 0,
             established: false,
             powered: true,
@@ -186,7 +186,7 @@ impl Instance {
                 path: self.store.path().to_path_buf(),
                 err: std::io::Error::new(std::io::ErrorKind::NotFound, "state file vanished"),
             })?;
-            self.tpm = load_tpm(&self.store, &blob)?;
+            self.tpm = load_tpm(&*self.store, &blob)?;
             self.failed = false;
             tracing::info!("TPM reloaded from its last durable state");
         }
@@ -254,7 +254,7 @@ impl Instance {
     }
 }
 
-fn load_tpm(store: &StateStore, blob: &[u8]) -> Result<Tpm, StoreError> {
+fn load_tpm(store: &dyn StateBackend, blob: &[u8]) -> Result<Tpm, StoreError> {
     Tpm::from_state(blob, Drbg::from_os(), Box::<SystemTime>::default()).map_err(|reason| {
         StoreError::Corrupt {
             path: store.path().to_path_buf(),
@@ -266,6 +266,7 @@ fn load_tpm(store: &StateStore, blob: &[u8]) -> Result<Tpm, StoreError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::StateStore;
 
     fn open(dir: &Path) -> (Instance, Opened) {
         Instance::open(StateStore::open(dir).unwrap(), &EngineConfig::default()).unwrap()

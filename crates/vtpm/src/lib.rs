@@ -4,10 +4,13 @@
 //! ([`swtpm_tcp`], with the socket-free control protocol in [`ctrl`]).
 
 pub mod ctrl;
+pub mod daemon;
+pub mod ekcert;
 pub mod instance;
 mod instance_ctrl;
 pub mod mssim;
 pub mod net;
+pub mod seal;
 pub mod store;
 pub mod swtpm_tcp;
 

@@ -121,6 +121,33 @@ pub fn serve(
     Ok(())
 }
 
+/// One instance's mssim connections, for a host that runs its own accept
+/// loops (vtpmd, which must close an instance's ports when it is deleted);
+/// [`serve`] is the same with accept threads that run for the process's
+/// life. Clones share the instance and the command/response size record.
+#[derive(Clone)]
+pub struct Handler(Arc<Server>);
+
+impl Handler {
+    pub fn new(instance: SharedInstance, stop: StopSender) -> Handler {
+        Handler(Arc::new(Server {
+            instance,
+            stop,
+            sizes: Mutex::new(Sizes::default()),
+        }))
+    }
+
+    /// Serves one accepted command-port connection until it ends.
+    pub fn command_connection(&self, stream: TcpStream) {
+        command_conn(&self.0, stream)
+    }
+
+    /// Serves one accepted platform-port connection until it ends.
+    pub fn platform_connection(&self, stream: TcpStream) {
+        platform_conn(&self.0, stream)
+    }
+}
+
 fn read_u32(stream: &mut impl Read, frame_start: bool) -> Result<u32, ReadOutcome> {
     let mut b = [0u8; 4];
     match read_part(stream, &mut b, frame_start) {

@@ -43,6 +43,38 @@ pub enum StoreError {
     Corrupt { path: PathBuf, reason: StateError },
     #[error("state file {} is refused: it is {size} bytes, more than the {MAX_STATE_FILE}-byte limit", path.display())]
     TooLarge { path: PathBuf, size: u64 },
+    /// An error of another [`StateBackend`] (the sealed store), carried whole.
+    #[error(transparent)]
+    Backend(Box<dyn std::error::Error + Send + Sync + 'static>),
+}
+
+/// Where an [`Instance`](crate::Instance) keeps its permanent state. The
+/// plain [`StateStore`] here, or a store that also encrypts and
+/// rollback-protects the blob (vtpmd's sealed store): an Instance only needs
+/// "the last durably saved blob" and "durably save this blob before I
+/// answer" (TPM 2.0 Part 1, clause "NV Memory": a response is sent only
+/// after its NV writes are done).
+pub trait StateBackend: Send {
+    /// The last saved blob; `None` when nothing was saved yet.
+    fn load(&self) -> Result<Option<Vec<u8>>, StoreError>;
+    /// Durably replaces the stored blob before returning.
+    fn save(&mut self, blob: &[u8]) -> Result<(), StoreError>;
+    /// The file named in logs and errors.
+    fn path(&self) -> &Path;
+}
+
+impl StateBackend for StateStore {
+    fn load(&self) -> Result<Option<Vec<u8>>, StoreError> {
+        StateStore::load(self)
+    }
+
+    fn save(&mut self, blob: &[u8]) -> Result<(), StoreError> {
+        StateStore::save(self, blob)
+    }
+
+    fn path(&self) -> &Path {
+        StateStore::path(self)
+    }
 }
 
 fn io_err<'a>(op: &'static str, path: &'a Path) -> impl FnOnce(io::Error) -> StoreError + 'a {

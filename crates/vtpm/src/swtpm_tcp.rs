@@ -59,6 +59,29 @@ pub fn serve(
     Ok(())
 }
 
+/// One instance's swtpm TCP connections, for a host that runs its own
+/// accept loops (vtpmd, which must close an instance's ports when it is
+/// deleted); [`serve`] is the same with accept threads that run for the
+/// process's life.
+#[derive(Clone)]
+pub struct Handler(Arc<Server>);
+
+impl Handler {
+    pub fn new(instance: SharedInstance, stop: StopSender) -> Handler {
+        Handler(Arc::new(Server { instance, stop }))
+    }
+
+    /// Serves one accepted data-port connection until it ends.
+    pub fn data_connection(&self, stream: TcpStream) {
+        data_conn(&self.0, stream)
+    }
+
+    /// Serves one accepted control-port connection until it ends.
+    pub fn control_connection(&self, stream: TcpStream) {
+        control_conn(&self.0, stream)
+    }
+}
+
 /// Runs one command. A stopped TPM gets swtpm's fatal-error response
 /// (tpmlib_write_fatal_error_response: TPM_RC_FAILURE).
 fn run(server: &Server, prefix_locality: Option<u8>, command: &[u8]) -> Vec<u8> {

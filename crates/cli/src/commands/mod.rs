@@ -2,6 +2,8 @@
 //! `vtpm`, `agent`, `verifier` and `up` beside `tpm serve`.
 
 pub mod tpm_serve;
+pub mod vtpm;
+pub mod vtpmd;
 
 use clap::{Args, Subcommand};
 

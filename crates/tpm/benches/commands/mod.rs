@@ -163,6 +163,25 @@ pub fn signer_rsa_2048() -> Public {
     )
 }
 
+/// `template` with `round` in the first four octets of its unique field,
+/// so each round derives a different primary key from the same seed
+/// (Part 1 §26.3: unique is part of the derivation). The cost of deriving
+/// an RSA key depends on how far the prime search runs from the seed, so a
+/// fixed template would time one key, lucky or not, per TPM instance.
+pub fn with_round(template: &Public, round: u32) -> Public {
+    let mut t = template.clone();
+    let field = match &mut t.unique {
+        PublicId::Rsa(n) => &mut n.0,
+        PublicId::Ecc(p) => &mut p.x.0,
+        PublicId::KeyedHash(d) | PublicId::SymCipher(d) => &mut d.0,
+    };
+    if field.len() < 4 {
+        field.resize(4, 0);
+    }
+    field[..4].copy_from_slice(&round.to_be_bytes());
+    t
+}
+
 /// The password session (TPM_RS_PW) with an empty password.
 pub fn pw() -> AuthCommand {
     AuthCommand {

@@ -52,10 +52,16 @@ fn run(tpm: &mut Tpm, locality: u8, command: &[u8]) -> Result<Vec<u8>, Fail> {
     let mut r = Reader::new(command);
     let tag = r.u16().map_err(|_| Rc::INSUFFICIENT)?;
     if tag == st::RQU_COMMAND_12 {
-        // A TPM 1.2 command: answered in TPM 1.2 format (Part 2 §6.6.3).
+        // A TPM 1.2 command. Part 2 §6.9 allows answering it in TPM 1.2
+        // format (TPM_ST_RSP_COMMAND), but firmware takes any 0x00C4 answer
+        // to its TPM 1.2 probe for a TPM 1.2: OVMF's Tcg2ConfigPei sends
+        // TPM_ORD_GetTicks and Tpm12TisTpmCommand accepts the response on
+        // its tag alone, then measures nothing into the TPM 2.0 banks. So,
+        // as libtpms does, answer with a TPM 2.0 header; the response code
+        // stays TPM_RC_BAD_TAG (Part 3 §5.2).
         return Err(Fail {
             rc: Rc::BAD_TAG,
-            tag: st::RSP_COMMAND,
+            tag: st::NO_SESSIONS,
         });
     }
     if tag != st::NO_SESSIONS && tag != st::SESSIONS {

@@ -32,6 +32,7 @@ mod state;
 mod testparms;
 
 pub use command::MAX_COMMAND_SIZE;
+pub use signing::verify_signature;
 pub use state::StateError;
 
 use crate::crypto::{Drbg, HashAlg};

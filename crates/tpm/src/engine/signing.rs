@@ -247,7 +247,11 @@ pub(crate) fn sign_with(
 /// own scheme does not restrict the signature's (Part 3 §20.1: any public
 /// key can be loaded with any scheme, so checking it would prove nothing).
 /// A keyed-hash key needs its secret: use [`verify_with_object`].
-pub(crate) fn verify_signature(public: &Public, digest: &[u8], sig: &Signature) -> Result<(), Rc> {
+///
+/// Public (re-exported as `tpm::engine::verify_signature`) so that a
+/// verifier outside the TPM checks quotes and signatures with exactly the
+/// rules the engine applies.
+pub fn verify_signature(public: &Public, digest: &[u8], sig: &Signature) -> Result<(), Rc> {
     match (&public.parameters, &public.unique) {
         (PublicParms::Rsa(p), PublicId::Rsa(n)) => {
             let (pss, s) = match sig {
