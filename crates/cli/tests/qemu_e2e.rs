@@ -378,3 +378,191 @@ fn tpm12_probe_gets_a_tpm2_header_so_firmware_sees_a_tpm2() {
     assert_eq!(&r[..2], &[0x80, 0x01], "response tag {r:02x?}");
     assert_eq!(&r[6..], &[0, 0, 0, 0x1E], "TPM_RC_BAD_TAG {r:02x?}");
 }
+
+/// What a live migration produced.
+struct Migrated {
+    before: Report,
+    after: Report,
+    /// Everything the source QEMU sent the destination.
+    stream: Vec<u8>,
+    /// `migrate` to `completed`.
+    migration: Duration,
+}
+
+/// Boots the guest against the vTPM at `src_ctrl`, migrates the running VM
+/// to a second QEMU (`-incoming`) whose vTPM is at `dst_ctrl` through a
+/// recording relay, asks the guest on the destination for a fresh report,
+/// and powers it off there.
+fn boot_and_migrate(work: &Path, src_ctrl: &Path, dst_ctrl: &Path) -> Migrated {
+    use guest::migrate::{free_port, Monitor, Relay};
+    let g = guest::guest();
+    let _one_at_a_time = BOOTS.lock().unwrap_or_else(|p| p.into_inner());
+    let fail = |vm: &Vm, e: String| -> ! { panic!("{}", vm.failure(&e)) };
+
+    let mut src_cfg = VmConfig::new(&work.join("src"), src_ctrl);
+    src_cfg.monitor = Some(work.join("src.monitor"));
+    let mut src = Vm::start(g, &src_cfg).unwrap_or_else(|e| panic!("{e}"));
+    src.wait_for("TC-END", BOOT_TIMEOUT)
+        .unwrap_or_else(|e| panic!("{e}"));
+    let before = report::parse(&src.console()).unwrap_or_else(|e| fail(&src, e));
+    say(&format!(
+        "migration source booted in {:?}",
+        src.started.elapsed()
+    ));
+
+    let dst_port = free_port();
+    let mut dst_cfg = VmConfig::new(&work.join("dst"), dst_ctrl);
+    dst_cfg.monitor = Some(work.join("dst.monitor"));
+    dst_cfg.incoming = Some(format!("tcp:127.0.0.1:{dst_port}"));
+    let mut dst = Vm::start(g, &dst_cfg).unwrap_or_else(|e| panic!("{e}"));
+    let mut dst_mon = Monitor::connect(&work.join("dst.monitor"), Duration::from_secs(30))
+        .unwrap_or_else(|e| fail(&dst, e));
+    let mut src_mon = Monitor::connect(&work.join("src.monitor"), Duration::from_secs(30))
+        .unwrap_or_else(|e| fail(&src, e));
+
+    let relay = Relay::start(dst_port).unwrap_or_else(|e| panic!("{e}"));
+    let t = Instant::now();
+    src_mon
+        .cmd(&format!("migrate -d tcp:127.0.0.1:{}", relay.port))
+        .unwrap_or_else(|e| fail(&src, e));
+    src_mon
+        .wait_migration(Duration::from_secs(120))
+        .unwrap_or_else(|e| fail(&dst, format!("{e}\n--- source ---\n{}", src.failure(""))));
+    let migration = t.elapsed();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let st = dst_mon.cmd("info status").unwrap_or_else(|e| fail(&dst, e));
+        if st.contains("running") {
+            break;
+        }
+        if Instant::now() >= deadline {
+            fail(
+                &dst,
+                format!("destination not running after migration: {st}"),
+            );
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    src.kill();
+    let stream = relay.finish().unwrap_or_else(|e| panic!("{e}"));
+
+    dst.send_line("report").unwrap_or_else(|e| panic!("{e}"));
+    dst.wait_for("TC-END", BOOT_TIMEOUT)
+        .unwrap_or_else(|e| panic!("{e}"));
+    let after = report::parse_last(&dst.console()).unwrap_or_else(|e| fail(&dst, e));
+    dst.send_line("go").unwrap_or_else(|e| panic!("{e}"));
+    dst.wait_for("TC-POWEROFF go", POWEROFF_TIMEOUT)
+        .unwrap_or_else(|e| panic!("{e}"));
+    let status = dst
+        .wait_exit(POWEROFF_TIMEOUT)
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(
+        status.success(),
+        "{}",
+        dst.failure(&format!("QEMU exited with {status}"))
+    );
+    Migrated {
+        before,
+        after,
+        stream,
+        migration,
+    }
+}
+
+/// A value no firmware, kernel or TPM writes by itself, to find in NV and
+/// look for in the migration stream.
+fn canary() -> Vec<u8> {
+    let t = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    Sha256::digest(format!("trustcloud-canary-{}-{t:?}", std::process::id())).to_vec()
+}
+
+const CANARY_NV: &str = "0x01500016";
+
+fn define_canary(tools: &support::Tools, canary: &[u8]) {
+    let size = canary.len().to_string();
+    tools.ok(
+        "tpm2_nvdefine",
+        &[
+            CANARY_NV,
+            "-C",
+            "o",
+            "-s",
+            &size,
+            "-a",
+            "ownerread|ownerwrite",
+        ],
+    );
+    tools.ok_bytes(
+        "tpm2_nvwrite",
+        &[CANARY_NV, "-C", "o", "-i", "-"],
+        Some(canary),
+    );
+}
+
+fn read_canary(tools: &support::Tools) -> Vec<u8> {
+    tools.ok_bytes("tpm2_nvread", &[CANARY_NV, "-C", "o"], None)
+}
+
+/// The migration baseline with swtpm: a running VM moves to a second QEMU
+/// with its vTPM; PCRs (the guest reads them again on the destination) and
+/// NV survive. swtpm without `--key` sends its state in the clear: the NV
+/// canary is readable in the migration stream. That is what vtpmd's
+/// encrypted blobs are for.
+#[test]
+fn swtpm_live_migration_keeps_pcrs_and_nv_and_streams_the_state_in_the_clear() {
+    let t0 = Instant::now();
+    let canary = canary();
+    let mut src = Swtpm::new();
+    src.with_tools(|tools, _| {
+        define_canary(tools, &canary);
+        tools.ok("tpm2_shutdown", &["-c"]);
+    });
+    let mut dst = Swtpm::new();
+    src.start();
+    dst.start();
+    let work = src.dir.path().join("migration");
+    let m = boot_and_migrate(&work, &src.ctrl(), &dst.ctrl());
+    say(&format!(
+        "swtpm migration: {} bytes streamed in {:?}",
+        m.stream.len(),
+        m.migration
+    ));
+    let expected = verify_report(&m.before, &work);
+    assert_eq!(m.after.pcrs, expected, "PCRs after migration");
+    assert_eq!(m.after.event_log, m.before.event_log);
+    assert_eq!(
+        dst.with_tools(|tools, _| read_canary(tools)),
+        canary,
+        "NV on the destination vTPM"
+    );
+    assert!(
+        guest::migrate::contains(&m.stream, &canary),
+        "swtpm's migration stream no longer carries NV in the clear"
+    );
+    say(&format!("swtpm migration test total {:?}", t0.elapsed()));
+}
+
+#[test]
+fn vtpmd_live_migration_probe() {
+    let canary = canary();
+    let daemon = Vtpmd::start();
+    let src = daemon.create("vm1");
+    let dst = daemon.create("vm1-incoming");
+    let work = daemon.dir.path().join("migration");
+    std::fs::create_dir_all(&work).unwrap();
+    let tools = src.tools(&work);
+    src.power_on();
+    tools.ok("tpm2_startup", &["-c"]);
+    define_canary(&tools, &canary);
+    tools.ok("tpm2_shutdown", &["-c"]);
+    let m = boot_and_migrate(&work, &src.ctrl, &dst.ctrl);
+    say(&format!(
+        "vtpmd migration: {} bytes in {:?}",
+        m.stream.len(),
+        m.migration
+    ));
+    assert_eq!(m.after.pcrs, m.before.pcrs);
+    assert!(!guest::migrate::contains(&m.stream, &canary));
+}

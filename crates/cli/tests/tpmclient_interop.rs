@@ -619,3 +619,56 @@ fn swtpm_over_unix_sockets() {
         std::panic::resume_unwind(p);
     }
 }
+
+/// The registrar's half of enrollment in process: the engine loads the
+/// swtpm's EK public area (TPM2_LoadExternal) and makes the credential
+/// for the AK's Name; swtpm activates it with the EK policy.
+#[test]
+fn registrar_makes_the_credential_in_process() {
+    let s = ServerBuilder::swtpm().start();
+    let mut agent = client(&s);
+    let ek = agent
+        .create_primary(
+            rh::ENDORSEMENT,
+            &Auth::empty(),
+            &templates::ek_ecc_p256_l2(),
+            &KeyInputs::default(),
+        )
+        .unwrap();
+    let ak = agent
+        .create_primary(
+            rh::OWNER,
+            &Auth::empty(),
+            &keys::ak_ecc_p256(),
+            &KeyInputs::default(),
+        )
+        .unwrap();
+
+    let engine = tpm::Tpm::new(&tpm::EngineConfig::default());
+    let mut registrar = Tpm::new(tpmclient::transport::EngineTransport::new(engine));
+    registrar.startup(StartupType::Clear).unwrap();
+    let loaded = registrar
+        .load_external_public(&ek.public, rh::NULL)
+        .unwrap();
+    assert_eq!(loaded.name, ek.name);
+    let secret_value = registrar.get_random(32).unwrap();
+    let (blob, secret) = registrar
+        .make_credential(loaded.handle, &secret_value, &ak.name)
+        .unwrap();
+
+    let policy = agent.start_policy_session(HashAlg::Sha256).unwrap();
+    agent
+        .policy_secret(policy, rh::ENDORSEMENT, &Auth::empty())
+        .unwrap();
+    let got = agent
+        .activate_credential(
+            ak.handle,
+            &Auth::empty(),
+            ek.handle,
+            &Auth::session(policy),
+            &blob,
+            &secret,
+        )
+        .unwrap();
+    assert_eq!(got.as_slice(), &secret_value[..]);
+}

@@ -666,3 +666,108 @@ fn idle_instances_are_unloaded_and_reload_their_state() {
     assert_eq!(q.rc(&startup(true)), 0);
     assert_eq!(pcr_read(&mut q, 3), extended(&[0; 32], &digest));
 }
+
+/// Tries STOP/INIT on a control socket the way QEMU powers a vTPM on;
+/// None when the daemon refuses the connection or answers nothing.
+fn try_power_on(ctrl_path: &Path) -> Option<u32> {
+    let mut s = UnixStream::connect(ctrl_path).ok()?;
+    s.set_read_timeout(Some(IO_TIMEOUT)).ok()?;
+    let mut m = cmd::INIT.to_be_bytes().to_vec();
+    m.extend_from_slice(&[0; 4]);
+    s.write_all(&m).ok()?;
+    let mut r = [0u8; 4];
+    s.read_exact(&mut r).ok()?;
+    Some(u32::from_be_bytes(r))
+}
+
+/// Drives instance `name` once: power on, Startup (STATE after the first
+/// time), extend PCR 3 with `digest`, Shutdown(STATE), detach.
+fn use_instance(ctrl: &Path, resume: bool, digest: &[u8; 32]) -> Vec<u8> {
+    let mut q = QemuLike::attach(ctrl);
+    q.power_on();
+    assert_eq!(q.rc(&startup(resume)), 0);
+    assert_eq!(q.rc(&pcr_extend(3, digest)), 0);
+    let v = pcr_read(&mut q, 3);
+    assert_eq!(q.rc(&shutdown_state()), 0);
+    v
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        let t = to.join(e.file_name());
+        if e.file_type().unwrap().is_dir() {
+            copy_dir(&e.path(), &t);
+        } else if e.file_type().unwrap().is_file() {
+            std::fs::copy(e.path(), &t).unwrap();
+        }
+    }
+}
+
+/// Issue 4 "Must show 2": an instance's sealed state copied aside, the
+/// vTPM used, the old copy restored while the daemon is down — the daemon
+/// refuses that instance, naming it and the versions, instead of loading
+/// the older state. The same for the whole state directory.
+#[test]
+fn restored_old_state_is_refused_as_rollback() {
+    let mut d = Vtpmd::start();
+    let info = d.json(&["create", "rb", "--ek", "ecc-p256"]);
+    let ctrl = PathBuf::from(info["control_socket"].as_str().unwrap());
+    let first = use_instance(&ctrl, false, &[0x31; 32]);
+    d.stop();
+    let sealed = d.state().join("sealed").join("rb.sealed");
+    assert!(sealed.exists(), "sealed state at {}", sealed.display());
+    let old_file = d.dir.path().join("rb.sealed.old");
+    std::fs::copy(&sealed, &old_file).unwrap();
+    let old_dir = d.dir.path().join("state.old");
+    copy_dir(&d.state(), &old_dir);
+
+    // Use the vTPM: its state moves forward.
+    d.spawn();
+    let second = use_instance(&ctrl, true, &[0x32; 32]);
+    assert_ne!(first, second);
+    d.stop();
+
+    // One instance's file rolled back.
+    std::fs::copy(&old_file, &sealed).unwrap();
+    d.spawn();
+    let answer = try_power_on(&ctrl);
+    assert!(
+        answer != Some(0),
+        "rolled-back vTPM was powered on: {answer:?}"
+    );
+    let log = d.log_text();
+    assert!(
+        log.contains("rollback") && log.contains("rb"),
+        "the refusal names the instance and says rollback:\n{log}"
+    );
+    d.stop();
+
+    // The whole state directory rolled back (the anchor beside it stays).
+    std::fs::remove_dir_all(d.state()).unwrap();
+    copy_dir(&old_dir, &d.state());
+    // The daemon refuses to start on it, saying why.
+    let out = run_bounded(
+        {
+            let mut c = Command::new(BIN);
+            c.args(["vtpmd", "--state-dir"])
+                .arg(d.state())
+                .arg("--run-dir")
+                .arg(d.run_dir());
+            c
+        },
+        None,
+        SERVER_START_TIMEOUT,
+    );
+    assert!(
+        !out.success(),
+        "vtpmd started on a rolled-back state dir: {out:?}"
+    );
+    assert!(
+        out.stderr.contains("rollback") || out.stderr.contains("anchor"),
+        "the refusal says what is wrong: {}",
+        out.stderr
+    );
+    assert!(try_power_on(&ctrl).is_none());
+}

@@ -11,6 +11,7 @@
 //! saying which piece and how to get it.
 
 pub mod ima;
+pub mod migrate;
 pub mod qemu;
 pub mod report;
 pub mod vtpm;

@@ -23,7 +23,16 @@ pub struct Report {
     pub ima_log: Vec<u8>,
 }
 
-/// Parses a complete console transcript (through `TC-END`).
+/// Parses the last report in a console transcript (the guest prints one at
+/// boot and one more for each `report` it is sent).
+pub fn parse_last(console: &str) -> Result<Report, String> {
+    let at = console
+        .rfind("TC-BEGIN")
+        .ok_or("the guest printed no report (no TC-BEGIN)")?;
+    parse(console.get(at..).unwrap_or_default())
+}
+
+/// Parses the first complete report in a console transcript.
 pub fn parse(console: &str) -> Result<Report, String> {
     let mut cmdline = None;
     let mut kernel_release = None;

@@ -196,10 +196,7 @@ impl PermanentState {
         }
         field(tag::HIERARCHY, &self.hierarchy.to_bytes());
         field(tag::NV_INDICES, &self.nv.to_bytes());
-        for (t, bytes) in self
-            .objects
-            .blob_fields(tag::OBJECTS, tag::OBJECTS_SAVED)
-        {
+        for (t, bytes) in self.objects.blob_fields(tag::OBJECTS, tag::OBJECTS_SAVED) {
             field(t, &bytes);
         }
         field(tag::AUDIT, &self.audit.to_bytes());
@@ -332,7 +329,9 @@ impl PermanentState {
             // Absent when there is no persistent object / saved state.
             objects: super::object::ObjectsPermanent::from_fields(
                 fields.get(&tag::OBJECTS).map(|v| (tag::OBJECTS, *v)),
-                fields.get(&tag::OBJECTS_SAVED).map(|v| (tag::OBJECTS_SAVED, *v)),
+                fields
+                    .get(&tag::OBJECTS_SAVED)
+                    .map(|v| (tag::OBJECTS_SAVED, *v)),
             )
             .map_err(|(tag, err)| StateError::Field { tag, err })?,
             // Absent in blobs written before NV indices existed: no index.

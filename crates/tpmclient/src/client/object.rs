@@ -226,6 +226,27 @@ impl Tpm {
         Ok(Loaded { handle, name })
     }
 
+    /// TPM2_LoadExternal (Part 3 §12.3) of a public area only (no
+    /// sensitive part), in `hierarchy` (TPM_RH_NULL for an arbitrary key):
+    /// e.g. another TPM's EK, so that an in-process engine
+    /// ([`crate::transport::EngineTransport`]) can run MakeCredential for
+    /// it as a registrar does.
+    pub fn load_external_public(&mut self, public: &Public, hierarchy: u32) -> Result<Loaded> {
+        let resp = self.run(
+            Command::new(cc::LOAD_EXTERNAL)
+                .param(&0u16)
+                .param(&Public2b(public.clone()))
+                .param(&hierarchy)
+                .returns_handle(),
+        )?;
+        let handle = resp.handle()?;
+        let mut o = resp.out();
+        let name: Name = o.read()?;
+        o.finish()?;
+        check_name(cc::LOAD_EXTERNAL, public, &name)?;
+        Ok(Loaded { handle, name })
+    }
+
     /// TPM2_ReadPublic (Part 3 §12.4). The Name is checked against the
     /// public area, so a caller that trusts the Name trusts the area.
     pub fn read_public(&mut self, handle: u32) -> Result<ObjectPublic> {

@@ -99,6 +99,8 @@ pub enum DaemonError {
     AlreadyRunning { path: PathBuf },
     #[error("cannot open the state store: {0}")]
     Store(#[from] crate::store::StoreError),
+    #[error("cannot use the host TPM {tcti}: {reason}")]
+    HostTpm { tcti: String, reason: String },
     #[error("cannot open the vTPM CA: {0}")]
     Ca(#[from] crate::ekcert::EkCertError),
 }
@@ -171,8 +173,15 @@ impl Daemon {
         }
         registry::remove_if_exists(&socket).map_err(io_err("remove", &socket))?;
 
-        let storage = Storage::new(&cfg.state_dir)?;
-        let ca = open_ca(&cfg)?;
+        // One connection to the host TPM, shared by the sealed store (master
+        // key, rollback anchor) and the EK CA: a TPM serves one client.
+        let host = open_host_tpm(&cfg)?;
+        let storage = Storage::new(
+            &cfg.state_dir,
+            host.as_ref()
+                .map(|h| Arc::clone(h) as crate::seal::SharedHostTpm),
+        )?;
+        let ca = open_ca(&cfg, host.as_ref())?;
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .thread_name("vtpmd")
             .max_blocking_threads(64)
@@ -237,17 +246,51 @@ impl Daemon {
     }
 }
 
-/// The host vTPM CA in `STATE/ca` (created at the first start). Interim:
-/// a 0600 key file also when a host TPM is given, until the TPM-protected
-/// CA key is wired in.
-fn open_ca(cfg: &Config) -> Result<Box<dyn crate::ekcert::CaKey>, DaemonError> {
-    use crate::ekcert::{self, CaAlgorithm, FileCa};
+/// The host TPM named by `--host-tpm`, started and ready, if any.
+fn open_host_tpm(
+    cfg: &Config,
+) -> Result<Option<Arc<std::sync::Mutex<crate::seal::TpmClientHost>>>, DaemonError> {
+    let Some(tcti) = &cfg.host_tpm else {
+        return Ok(None);
+    };
+    let host = crate::seal::TpmClientHost::open(tcti, b"").map_err(|e| DaemonError::HostTpm {
+        tcti: tcti.clone(),
+        reason: e.to_string(),
+    })?;
+    Ok(Some(Arc::new(std::sync::Mutex::new(host))))
+}
+
+/// The host vTPM CA in `STATE/ca` (created at the first start): its key
+/// lives in the host TPM when one is given (unusable without it), else in
+/// a 0600 file.
+fn open_ca(
+    cfg: &Config,
+    host: Option<&Arc<std::sync::Mutex<crate::seal::TpmClientHost>>>,
+) -> Result<Box<dyn crate::ekcert::CaKey>, DaemonError> {
+    use crate::ekcert::{self, CaAlgorithm, FileCa, TpmCa};
     let dir = cfg.state_dir.join(CA_DIR);
-    let (ca, created) = FileCa::open_or_create(&dir, CaAlgorithm::default(), &ekcert::hostname())?;
+    let (ca, created): (Box<dyn ekcert::CaKey>, bool) = match host {
+        Some(h) => {
+            let conn = h
+                .lock()
+                .map_err(|_| DaemonError::HostTpm {
+                    tcti: cfg.host_tpm.clone().unwrap_or_default(),
+                    reason: "host TPM connection poisoned".into(),
+                })?
+                .connection();
+            let (ca, created) = TpmCa::open_or_create(&dir, conn, &ekcert::hostname())?;
+            (Box::new(ca), created)
+        }
+        None => {
+            let (ca, created) =
+                FileCa::open_or_create(&dir, CaAlgorithm::default(), &ekcert::hostname())?;
+            (Box::new(ca), created)
+        }
+    };
     if created {
         tracing::info!(dir = %dir.display(), "created the host vTPM CA");
     }
-    Ok(Box::new(ca))
+    Ok(ca)
 }
 
 /// Unloads idle instances periodically.

@@ -1,40 +1,49 @@
-//! Where the daemon's instances keep their state: the one place that picks
-//! the store behind [`StateBackend`](crate::store::StateBackend).
-//!
-//! Today the plain crash-safe [`StateStore`]; the sealed, rollback-protected
-//! store replaces it by changing the body of [`Storage::open`] (and
-//! [`Storage::new`] if it needs keys at start).
+//! Where the daemon's instances keep their state: the sealed,
+//! rollback-protected store of [`crate::seal`] (AES-256-GCM per instance,
+//! a MACed version record, its chain head anchored in the host TPM's NV —
+//! or, without a host TPM, in a file beside the state directory). See
+//! docs/vtpm-state.md for the protocol and the threat model.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
+use std::sync::Arc;
 
-use crate::store::{StateBackend, StateStore, StoreError};
+use crate::seal::{open_sealed_store, SealConfig, SealError, SealedStore, SharedHostTpm};
+use crate::store::{StateBackend, StoreError};
 
 /// Opens instance stores.
 pub struct Storage {
-    /// The daemon's state directory (master keys and version records of a
-    /// sealing store live beside the instance directories).
-    #[allow(dead_code)]
-    state_dir: PathBuf,
+    sealed: Arc<SealedStore>,
+}
+
+fn backend(e: SealError) -> StoreError {
+    StoreError::Backend(Box::new(e))
 }
 
 impl Storage {
-    pub fn new(state_dir: &Path) -> Result<Storage, StoreError> {
+    /// Opens the sealed store under `state_dir`, keyed by the host TPM when
+    /// one is given.
+    pub fn new(state_dir: &Path, host: Option<SharedHostTpm>) -> Result<Storage, StoreError> {
+        let cfg = SealConfig::under(state_dir, host.is_some());
+        let sealed = open_sealed_store(&cfg, host).map_err(backend)?;
         Ok(Storage {
-            state_dir: state_dir.to_path_buf(),
+            sealed: Arc::new(sealed),
         })
     }
 
-    /// Opens (and locks) the store of instance `name` in `dir`. `dir` may
-    /// be a partial directory being manufactured; `name` is the name it
-    /// will have.
-    pub fn open(&self, dir: &Path, _name: &str) -> Result<impl StateBackend + 'static, StoreError> {
-        StateStore::open(dir)
+    /// Opens the store of instance `name`. `dir` (the instance directory,
+    /// possibly a partial one being manufactured) holds no state: sealed
+    /// states are keyed by name in one place, so a half-made instance
+    /// leaves nothing behind once [`Storage::remove`] has run.
+    pub fn open(&self, _dir: &Path, name: &str) -> Result<impl StateBackend + 'static, StoreError> {
+        self.sealed.instance(name).map_err(backend)
     }
 
-    /// Forgets the state of a deleted instance. The plain store keeps it in
-    /// the instance directory, which `delete` removes whole; a store that
-    /// keeps states (or version records) elsewhere drops them here.
-    pub fn remove(&self, _name: &str) -> Result<(), StoreError> {
-        Ok(())
+    /// Forgets the state of a deleted instance (its version record keeps a
+    /// tombstone, so an old copy cannot be brought back either).
+    pub fn remove(&self, name: &str) -> Result<(), StoreError> {
+        match self.sealed.delete(name) {
+            Ok(()) | Err(SealError::NotFound(_)) => Ok(()),
+            Err(e) => Err(backend(e)),
+        }
     }
 }

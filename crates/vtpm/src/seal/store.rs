@@ -740,3 +740,112 @@ fn describe_instances(dir: &Path, names: &[String], table: Option<&Table>) -> St
     }
     parts.join(", ")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::seal::anchor::{AnchorValue, FileAnchor};
+    use std::sync::atomic::{AtomicU32, Ordering};
+
+    /// A file anchor whose next `fail` advances fail; `lie` makes the
+    /// failing advance happen anyway (a TPM whose response was lost).
+    struct Flaky {
+        inner: FileAnchor,
+        fail: Arc<AtomicU32>,
+        lie: bool,
+    }
+
+    impl Anchor for Flaky {
+        fn describe(&self) -> String {
+            self.inner.describe()
+        }
+        fn is_hardware(&self) -> bool {
+            false
+        }
+        fn read(&mut self) -> Result<AnchorValue, SealError> {
+            self.inner.read()
+        }
+        fn advance(&mut self, seq: u64, link: &[u8; 32], head: &[u8; 32]) -> Result<(), SealError> {
+            if self.fail.load(Ordering::SeqCst) > 0 {
+                self.fail.fetch_sub(1, Ordering::SeqCst);
+                if self.lie {
+                    self.inner.advance(seq, link, head)?;
+                }
+                return Err(SealError::Anchor {
+                    anchor: "flaky".into(),
+                    reason: "injected".into(),
+                });
+            }
+            self.inner.advance(seq, link, head)
+        }
+    }
+
+    fn flaky_store(dir: &Path, lie: bool) -> (SealedStore, Arc<AtomicU32>) {
+        let fail = Arc::new(AtomicU32::new(0));
+        let a = Flaky {
+            inner: FileAnchor::open(&dir.join("anchor")).unwrap(),
+            fail: fail.clone(),
+            lie,
+        };
+        let s = SealedStore::open(
+            &dir.join("state"),
+            MasterKey::from_bytes([2; 32]),
+            Box::new(a),
+        )
+        .unwrap();
+        (s, fail)
+    }
+
+    #[test]
+    fn a_failed_anchor_advance_is_caught_up_before_the_next_commit() {
+        for lie in [false, true] {
+            let tmp = tempfile::tempdir().unwrap();
+            let (s, fail) = flaky_store(tmp.path(), lie);
+            s.save("a", b"1").unwrap();
+            fail.store(1, Ordering::SeqCst);
+            let e = s.save("a", b"2").unwrap_err();
+            assert!(matches!(e, SealError::Anchor { .. }), "{e}");
+            // The commit is in the record, so the state is version 2.
+            assert_eq!(s.version("a"), Some(2));
+            assert_eq!(s.save("a", b"3").unwrap(), 3);
+            drop(s);
+            let (s, _) = flaky_store(tmp.path(), lie);
+            let l = s.load("a").unwrap().unwrap();
+            assert_eq!((&l.blob[..], l.version), (&b"3"[..], 3), "lie={lie}");
+        }
+    }
+
+    #[test]
+    fn a_store_left_with_a_lagging_anchor_reopens() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (s, fail) = flaky_store(tmp.path(), false);
+        s.save("a", b"1").unwrap();
+        fail.store(5, Ordering::SeqCst);
+        assert!(s.save("a", b"2").is_err());
+        drop(s);
+        let (s, _) = flaky_store(tmp.path(), false);
+        let l = s.load("a").unwrap().unwrap();
+        assert_eq!((&l.blob[..], l.version), (&b"2"[..], 2));
+    }
+
+    #[test]
+    fn operations_on_one_instance_wait_for_each_other() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (s, _) = flaky_store(tmp.path(), false);
+        let s = Arc::new(s);
+        let ts: Vec<_> = (0..4)
+            .map(|_| {
+                let s = s.clone();
+                std::thread::spawn(move || {
+                    for _ in 0..10 {
+                        s.save("same", b"x").unwrap();
+                    }
+                })
+            })
+            .collect();
+        for t in ts {
+            t.join().unwrap();
+        }
+        assert_eq!(s.version("same"), Some(40));
+    }
+}

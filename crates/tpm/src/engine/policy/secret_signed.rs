@@ -14,9 +14,9 @@ use crate::types::{AuthTicketKind, Digest2b, Name, Nonce2b, NvType, Signature, T
 use super::super::algorithms::Implemented;
 use super::super::auth::entity_name;
 use super::super::dispatch::Ctx;
+use super::super::signing::verify_with_object;
 use super::super::Tpm;
 use super::ticket::{compute_auth, digest_matches, AuthTicketInput};
-use super::super::signing::verify_with_object;
 use super::{
     auth_timeout, context_update, entity_hierarchy, is_trial, parameter_checks, session,
     session_mut, Blame,
