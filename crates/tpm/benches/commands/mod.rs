@@ -418,7 +418,7 @@ pub fn activated(resp: &[u8]) -> Vec<u8> {
     Digest2b::decode(&mut r).expect("certInfo").0
 }
 
-/// A Quote or Sign response's signature (after the attestation for Quote).
+/// A Quote response: the attestation (TPMS_ATTEST bytes) and its signature.
 pub fn quoted(resp: &[u8]) -> (Attest2b, Signature) {
     let (_, mut r) = parse(resp, 0);
     let attest = Attest2b::decode(&mut r).expect("quoted");
