@@ -223,29 +223,11 @@ fn check_handle(tpm: &Tpm, kind: HandleKind, h: u32, n: u32) -> Result<(), Rc> {
         // TPMI_SH_POLICY (Part 2 §9.9): outside the policy session range is
         // TPM_RC_VALUE; a handle with no loaded session behind it is a
         // reference warning, as the reference EntityGetLoadStatus says.
-        HandleKind::PolicySession => {
-            let slot = h.wrapping_sub(rh::POLICY_SESSION_FIRST) as usize;
-            if slot >= session::MAX_ACTIVE_SESSIONS {
-                Err(Rc::VALUE.handle(n))
-            } else if tpm.session(h).is_some() {
-                Ok(())
-            } else {
-                Err(Rc(RC_REFERENCE_H0 + n - 1))
-            }
-        }
+        HandleKind::PolicySession => check_session(tpm, h, n, rh::POLICY_SESSION_FIRST),
         // TPMI_SH_HMAC (Part 2 §9.8): outside the HMAC session range is
         // TPM_RC_VALUE; no loaded session there is a reference warning
         // (attestation helper: TPM2_GetSessionAuditDigest).
-        HandleKind::HmacSession => {
-            let slot = h.wrapping_sub(rh::HMAC_SESSION_FIRST) as usize;
-            if slot >= session::MAX_ACTIVE_SESSIONS {
-                Err(Rc::VALUE.handle(n))
-            } else if tpm.session(h).is_some() {
-                Ok(())
-            } else {
-                Err(Rc(RC_REFERENCE_H0 + n - 1))
-            }
-        }
+        HandleKind::HmacSession => check_session(tpm, h, n, rh::HMAC_SESSION_FIRST),
         // TPMI_RH_NV_INDEX (Part 2 §9.12): outside the NV range is
         // TPM_RC_VALUE; an undefined index, or one of a disabled hierarchy,
         // is TPM_RC_HANDLE (reference NvIndexIsAccessible).
@@ -318,5 +300,19 @@ fn check_handle(tpm: &Tpm, kind: HandleKind, h: u32, n: u32) -> Result<(), Rc> {
             }
             _ => Err(Rc::VALUE.handle(n)),
         },
+    }
+}
+
+/// A session handle (TPMI_SH_POLICY, TPMI_SH_HMAC) numbered `n` whose type's
+/// range starts at `first`: outside the range is TPM_RC_VALUE; no loaded
+/// session behind it is a reference warning (reference EntityGetLoadStatus).
+fn check_session(tpm: &Tpm, h: u32, n: u32, first: u32) -> Result<(), Rc> {
+    let slot = h.wrapping_sub(first) as usize;
+    if slot >= session::MAX_ACTIVE_SESSIONS {
+        Err(Rc::VALUE.handle(n))
+    } else if tpm.session(h).is_some() {
+        Ok(())
+    } else {
+        Err(Rc(RC_REFERENCE_H0 + n - 1))
     }
 }

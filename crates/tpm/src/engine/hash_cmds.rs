@@ -11,6 +11,7 @@ use crate::types::{Digest2b, MaxBuffer, TkHashcheck};
 use crate::wire::{Reader, Tpm2b, WireError};
 
 use super::dispatch::Ctx;
+use super::object::hierarchy_proof;
 use super::{selftest, Tpm};
 
 /// The hash of the HMAC that binds tickets to a hierarchy's proof value:
@@ -58,18 +59,6 @@ pub(crate) fn ticket_is_safe(first_block: &[u8]) -> bool {
     match first_block.get(..4) {
         Some(head) => head != TPM_GENERATED_VALUE.to_be_bytes(),
         None => false,
-    }
-}
-
-/// The proof value of `hierarchy` (Part 1 §14.4), the HMAC key of its
-/// tickets; `None` for a handle that is not a hierarchy.
-fn hierarchy_proof(tpm: &Tpm, hierarchy: u32) -> Option<&[u8]> {
-    match hierarchy {
-        rh::OWNER => Some(&tpm.perm.sh_proof),
-        rh::ENDORSEMENT => Some(&tpm.perm.eh_proof),
-        rh::PLATFORM => Some(&tpm.perm.ph_proof),
-        rh::NULL => Some(&tpm.vol.null_proof),
-        _ => None,
     }
 }
 

@@ -10,7 +10,7 @@
 
 use subtle::ConstantTimeEq;
 
-use crate::constants::{rh, st};
+use crate::constants::st;
 use crate::rc::Rc;
 use crate::types::{AuthTicketKind, Digest2b, TkAuth, TkVerified};
 
@@ -21,12 +21,7 @@ use super::super::Tpm;
 /// null hierarchy's proof changes at every TPM Reset, so its tickets die
 /// with it.
 pub(crate) fn proof(tpm: &Tpm, hierarchy: u32) -> &[u8] {
-    match hierarchy {
-        rh::PLATFORM => &tpm.perm.ph_proof,
-        rh::OWNER => &tpm.perm.sh_proof,
-        rh::ENDORSEMENT => &tpm.perm.eh_proof,
-        _ => &tpm.vol.null_proof,
-    }
+    super::super::object::hierarchy_proof(tpm, hierarchy).unwrap_or(&tpm.vol.null_proof)
 }
 
 /// The time epoch of this power cycle (g_timeEpoch), drawn on first use.
