@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 use tpm::constants::cc;
 
 use crate::ctrl_client::CtrlClient;
+use crate::proc_stat;
 use crate::{commands as c, harness};
 
 /// The commands timed, alternately.
@@ -48,6 +49,10 @@ pub struct Busy {
     pub window: Duration,
     pub errors: usize,
     pub first_error: Option<String>,
+    /// CPU time and context switches of the server processes during the
+    /// window (attaching excluded).
+    pub server_cpu: Duration,
+    pub server_switches: u64,
 }
 
 impl Busy {
@@ -59,13 +64,6 @@ impl Busy {
     pub fn throughput(&self) -> f64 {
         self.ops() as f64 / self.window.as_secs_f64().max(1e-9)
     }
-
-    /// Every round trip, sorted.
-    pub fn all(&self) -> Vec<Duration> {
-        let mut v = [self.get_random.as_slice(), self.extend.as_slice()].concat();
-        v.sort_unstable();
-        v
-    }
 }
 
 struct ClientResult {
@@ -76,8 +74,9 @@ struct ClientResult {
     error: Option<String>,
 }
 
-/// Runs one client per control socket in `paths` for `window`.
-pub fn run(paths: &[PathBuf], window: Duration) -> Busy {
+/// Runs one client per control socket in `paths` for `window`; the
+/// server is the processes `server`.
+pub fn run(paths: &[PathBuf], window: Duration, server: &[u32]) -> Busy {
     let cmds = Arc::new(commands());
     let barrier = Arc::new(Barrier::new(paths.len() + 1));
     let first = Instant::now();
@@ -94,6 +93,7 @@ pub fn run(paths: &[PathBuf], window: Duration) -> Busy {
     barrier.wait();
     let attach_all = first.elapsed();
     let start = Instant::now();
+    let (cpu0, sw0) = proc_stat::usage(server);
     let mut out = Busy {
         clients: paths.len(),
         attach_all,
@@ -114,6 +114,9 @@ pub fn run(paths: &[PathBuf], window: Duration) -> Busy {
             out.first_error.get_or_insert(e);
         }
     }
+    let (cpu1, sw1) = proc_stat::usage(server);
+    out.server_cpu = cpu1.saturating_sub(cpu0);
+    out.server_switches = sw1.saturating_sub(sw0);
     out.window = end.duration_since(start);
     for v in [&mut out.attach, &mut out.get_random, &mut out.extend] {
         v.sort_unstable();
@@ -151,9 +154,9 @@ fn client(
     };
     r.attach = Some(attach);
     let deadline = Instant::now() + window;
-    let mut i = 0u64;
+    let mut random = true;
     while Instant::now() < deadline {
-        let (cmd, what) = if i % 2 == 0 {
+        let (cmd, what) = if random {
             (&cmds.get_random, "GetRandom")
         } else {
             (&cmds.extend, "PCR_Extend")
@@ -164,12 +167,12 @@ fn client(
             r.error = Some(format!("{}: {e}", path.display()));
             break;
         }
-        if i % 2 == 0 {
+        if random {
             r.get_random.push(took);
         } else {
             r.extend.push(took);
         }
-        i += 1;
+        random = !random;
     }
     r.end = Instant::now();
     r

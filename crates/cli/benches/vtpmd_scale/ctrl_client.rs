@@ -128,11 +128,7 @@ impl CtrlClient {
 }
 
 /// Writes `code || payload` and reads an `N`-byte answer.
-fn exchange<const N: usize>(
-    mut s: &UnixStream,
-    code: u32,
-    payload: &[u8],
-) -> io::Result<[u8; N]> {
+fn exchange<const N: usize>(mut s: &UnixStream, code: u32, payload: &[u8]) -> io::Result<[u8; N]> {
     let mut m = code.to_be_bytes().to_vec();
     m.extend_from_slice(payload);
     s.write_all(&m)?;

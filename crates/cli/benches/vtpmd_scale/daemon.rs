@@ -151,12 +151,6 @@ pub struct Created {
     pub hit_budget: bool,
 }
 
-impl Created {
-    pub fn rate(&self) -> f64 {
-        self.names.len() as f64 / self.elapsed.as_secs_f64().max(1e-9)
-    }
-}
-
 /// Creates instances `name(0)`, `name(1)`, ... up to `count` with `ek`
 /// kinds, over `clients` connections at once, until `budget` has passed.
 /// Prints progress every `progress` creations.
@@ -237,9 +231,8 @@ pub fn create_parallel(
         t.join().expect("creation thread");
     }
     let elapsed = started.elapsed();
-    let (names, mut latencies, errors, first_error) = std::mem::take(
-        &mut *out.lock().unwrap_or_else(|p| p.into_inner()),
-    );
+    let (names, mut latencies, errors, first_error) =
+        std::mem::take(&mut *out.lock().unwrap_or_else(|p| p.into_inner()));
     latencies.sort_unstable();
     let hit_budget = names.len() + errors < count;
     Created {

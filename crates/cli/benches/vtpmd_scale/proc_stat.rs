@@ -15,8 +15,39 @@ pub struct Mem {
     pub pss_kb: u64,
     /// Pss_Anon: heap and stacks, what grows per instance.
     pub pss_anon_kb: u64,
+    /// VmPTE: the page tables, kernel memory each process pays apart.
+    pub pte_kb: u64,
     pub threads: u64,
     pub fds: u64,
+}
+
+impl Mem {
+    /// The sum over several processes.
+    pub fn sum(pids: &[u32]) -> Mem {
+        pids.iter()
+            .map(|&p| mem(p))
+            .fold(Mem::default(), |a, m| Mem {
+                rss_kb: a.rss_kb + m.rss_kb,
+                pss_kb: a.pss_kb + m.pss_kb,
+                pss_anon_kb: a.pss_anon_kb + m.pss_anon_kb,
+                pte_kb: a.pte_kb + m.pte_kb,
+                threads: a.threads + m.threads,
+                fds: a.fds + m.fds,
+            })
+    }
+
+    /// Each field divided by `k` (an average over `k` processes).
+    pub fn per(self, k: usize) -> Mem {
+        let k = k.max(1) as u64;
+        Mem {
+            rss_kb: self.rss_kb / k,
+            pss_kb: self.pss_kb / k,
+            pss_anon_kb: self.pss_anon_kb / k,
+            pte_kb: self.pte_kb / k,
+            threads: self.threads / k,
+            fds: self.fds / k,
+        }
+    }
 }
 
 /// The value of `key` in a `Key:   123 kB` file.
@@ -38,6 +69,7 @@ pub fn mem(pid: u32) -> Mem {
         rss_kb: field(&status, "VmRSS"),
         pss_kb: field(&rollup, "Pss"),
         pss_anon_kb: field(&rollup, "Pss_Anon"),
+        pte_kb: field(&status, "VmPTE"),
         threads: field(&status, "Threads"),
         fds,
     }
@@ -59,12 +91,25 @@ pub fn cpu(pid: u32) -> Duration {
     Duration::from_millis(ticks * 1000 / hz)
 }
 
-/// `MemAvailable` of the machine, KiB.
-pub fn mem_available_kb() -> u64 {
-    field(
-        &fs::read_to_string("/proc/meminfo").unwrap_or_default(),
-        "MemAvailable",
-    )
+/// Context switches (voluntary and not) of every live thread of `pid`.
+pub fn switches(pid: u32) -> u64 {
+    let Ok(tasks) = fs::read_dir(format!("/proc/{pid}/task")) else {
+        return 0;
+    };
+    tasks
+        .filter_map(Result::ok)
+        .map(|t| {
+            let st = fs::read_to_string(t.path().join("status")).unwrap_or_default();
+            field(&st, "voluntary_ctxt_switches") + field(&st, "nonvoluntary_ctxt_switches")
+        })
+        .sum()
+}
+
+/// CPU time and context switches of a set of processes, summed.
+pub fn usage(pids: &[u32]) -> (Duration, u64) {
+    pids.iter().fold((Duration::ZERO, 0), |(c, s), &p| {
+        (c + cpu(p), s + switches(p))
+    })
 }
 
 /// Raises this process's open-file limit to its hard limit (a thousand
