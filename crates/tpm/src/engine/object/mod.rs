@@ -17,6 +17,7 @@ mod keygen;
 mod load;
 mod loaded;
 mod primary;
+mod primary_cache;
 mod protect;
 pub(crate) mod saved;
 mod store;
@@ -171,6 +172,8 @@ pub(crate) fn on_startup(tpm: &mut Tpm, reset: bool, resume: bool) {
     tpm.vol.objects = ObjectsVolatile {
         reset: state,
         saved_sequences: Default::default(),
+        // Keyed by seed and template, so never stale: kept.
+        primaries: std::mem::take(&mut tpm.vol.objects.primaries),
     };
 }
 

@@ -57,10 +57,37 @@ pub(crate) fn create_primary(tpm: &mut Tpm, ctx: &mut Ctx<'_>) -> Result<(), Rc>
         user_auth: Tpm2bBytes(auth.to_vec()),
         data: in_sensitive.0.data.clone(),
     };
-    let (sensitive, key) = create_object(&mut public, &create, &mut rng)?;
-    if rng.exhausted() {
-        return Err(Rc::NO_RESULT);
-    }
+    // RSA prime search is slow; an identical derivation is looked up first.
+    let cache_key = (public.object_type() == crate::constants::alg::RSA).then(|| {
+        super::primary_cache::derivation_key(
+            &seed,
+            &crate::wire::Codec::to_bytes(&public),
+            &auth,
+            data,
+        )
+    });
+    let cached = cache_key.and_then(|k| tpm.vol.objects.primaries.get(&k));
+    let (sensitive, key) = match cached {
+        Some((derived_public, derived_sensitive)) => {
+            public = derived_public;
+            let key =
+                super::loaded::build_key(&public, Some(&derived_sensitive)).map_err(|e| e.rc())?;
+            (derived_sensitive, key)
+        }
+        None => {
+            let (sensitive, key) = create_object(&mut public, &create, &mut rng)?;
+            if rng.exhausted() {
+                return Err(Rc::NO_RESULT);
+            }
+            if let Some(k) = cache_key {
+                tpm.vol
+                    .objects
+                    .primaries
+                    .put(k, public.clone(), sensitive.clone());
+            }
+            (sensitive, key)
+        }
+    };
 
     let name: Name = public.name().ok_or(Rc::FAILURE)?;
     let (creation_data, creation_hash) = fill_creation_data(

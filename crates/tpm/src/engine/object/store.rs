@@ -202,4 +202,6 @@ pub(crate) struct ObjectsVolatile {
     pub reset: ObjectsReset,
     /// Sequence objects saved with TPM2_ContextSave, by context sequence.
     pub saved_sequences: BTreeMap<u64, SequenceObject>,
+    /// RSA primaries derived recently (CreatePrimary's prime search).
+    pub primaries: super::primary_cache::PrimaryCache,
 }
