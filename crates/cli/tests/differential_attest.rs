@@ -18,6 +18,7 @@
 
 mod support;
 
+use support::raw::{command, pw, session, tpm2b, u16b, u16s, u32b};
 use support::{Protocol, RawConn, Server, ServerBuilder, UNDER_TEST_ENV};
 use tpm::crypto::{ecc, EccCurve, EccKeyPair};
 use tpm::types::{Attest, Attested, Signature};
@@ -26,7 +27,6 @@ use tpm::wire::Codec;
 const OWNER: u32 = 0x4000_0001;
 const NULL_H: u32 = 0x4000_0007;
 const ENDORSEMENT: u32 = 0x4000_000B;
-const PW: u32 = 0x4000_0009;
 
 const CC_NV_DEFINE_SPACE: u32 = 0x12A;
 const CC_CREATE_PRIMARY: u32 = 0x131;
@@ -75,53 +75,6 @@ const AUDIT_CONTINUE: u8 = 0x81;
 // ---------------------------------------------------------------------------
 // Raw command building.
 
-fn u16b(x: u16) -> [u8; 2] {
-    x.to_be_bytes()
-}
-fn u32b(x: u32) -> [u8; 4] {
-    x.to_be_bytes()
-}
-fn b2(b: &[u8]) -> Vec<u8> {
-    let mut v = u16b(b.len() as u16).to_vec();
-    v.extend_from_slice(b);
-    v
-}
-fn u16s(v: &[u16]) -> Vec<u8> {
-    v.iter().flat_map(|x| x.to_be_bytes()).collect()
-}
-
-/// A command; `sessions` are marshalled TPMS_AUTH_COMMANDs.
-fn command(cc: u32, handles: &[u32], sessions: &[Vec<u8>], params: &[u8]) -> Vec<u8> {
-    let tag: u16 = if sessions.is_empty() { 0x8001 } else { 0x8002 };
-    let mut v = u16b(tag).to_vec();
-    v.extend([0; 4]);
-    v.extend(u32b(cc));
-    for h in handles {
-        v.extend(u32b(*h));
-    }
-    if !sessions.is_empty() {
-        let area: Vec<u8> = sessions.concat();
-        v.extend(u32b(area.len() as u32));
-        v.extend(area);
-    }
-    v.extend_from_slice(params);
-    let n = v.len() as u32;
-    v[2..6].copy_from_slice(&n.to_be_bytes());
-    v
-}
-
-fn session(handle: u32, nonce: &[u8], attrs: u8, hmac: &[u8]) -> Vec<u8> {
-    let mut v = u32b(handle).to_vec();
-    v.extend(b2(nonce));
-    v.push(attrs);
-    v.extend(b2(hmac));
-    v
-}
-
-fn pw() -> Vec<u8> {
-    session(PW, &[], 1, &[])
-}
-
 /// TPML_PCR_SELECTION of one SHA-256 selection.
 fn sha256_pcrs(pcrs: &[u32]) -> Vec<u8> {
     let mut bits = [0u8; 3];
@@ -165,7 +118,7 @@ impl<'a> Rd<'a> {
     fn u32(&mut self) -> u32 {
         u32::from_be_bytes(self.take(4).try_into().unwrap())
     }
-    fn b2(&mut self) -> Vec<u8> {
+    fn tpm2b(&mut self) -> Vec<u8> {
         let n = self.u16() as usize;
         self.take(n).to_vec()
     }
@@ -193,7 +146,7 @@ fn params(resp: &[u8], has_handle: bool) -> (u32, Vec<u8>) {
 fn attestation(resp: &[u8]) -> (Vec<u8>, Attest, Signature) {
     let (_, p) = params(resp, false);
     let mut r = Rd(&p, 0);
-    let bytes = r.b2();
+    let bytes = r.tpm2b();
     let sig = Signature::from_bytes(r.rest()).expect("TPMT_SIGNATURE");
     let attest = Attest::from_bytes(&bytes).expect("TPMS_ATTEST");
     (bytes, attest, sig)
@@ -246,36 +199,36 @@ impl Tpm {
 
     /// CreatePrimary with an empty sensitive area → (handle, TPMT_PUBLIC).
     fn create_primary(&mut self, hierarchy: u32, template: &[u8]) -> (u32, Vec<u8>) {
-        let mut p = b2(&[0, 0, 0, 0]);
-        p.extend(b2(template));
-        p.extend(b2(&[]));
+        let mut p = tpm2b(&[0, 0, 0, 0]);
+        p.extend(tpm2b(template));
+        p.extend(tpm2b(&[]));
         p.extend(u32b(0));
-        let r = self.ok(&command(CC_CREATE_PRIMARY, &[hierarchy], &[pw()], &p));
+        let r = self.ok(&command(CC_CREATE_PRIMARY, &[hierarchy], &[pw(&[])], &p));
         let (h, p) = params(&r, true);
-        (h, Rd(&p, 0).b2())
+        (h, Rd(&p, 0).tpm2b())
     }
 
     /// LoadExternal → (handle, Name).
     fn load_external(&mut self, sensitive: &[u8], public: &[u8], hierarchy: u32) -> (u32, Vec<u8>) {
-        let mut p = b2(sensitive);
-        p.extend(b2(public));
+        let mut p = tpm2b(sensitive);
+        p.extend(tpm2b(public));
         p.extend(u32b(hierarchy));
         let r = self.ok(&command(CC_LOAD_EXTERNAL, &[], &[], &p));
         let (h, p) = params(&r, true);
-        (h, Rd(&p, 0).b2())
+        (h, Rd(&p, 0).tpm2b())
     }
 
     fn quote(&mut self, key: u32, nonce: &[u8]) -> Vec<u8> {
-        let mut p = b2(nonce);
+        let mut p = tpm2b(nonce);
         p.extend(u16b(NULL));
         p.extend(sha256_pcrs(&[0, 16]));
-        self.ok(&command(CC_QUOTE, &[key], &[pw()], &p))
+        self.ok(&command(CC_QUOTE, &[key], &[pw(&[])], &p))
     }
 
     /// TPM2_VerifySignature of `sig` (TPMT_SIGNATURE bytes) over `digest`;
     /// the response code.
     fn verify(&mut self, key: u32, digest: &[u8], sig: &[u8]) -> u32 {
-        let mut p = b2(digest);
+        let mut p = tpm2b(digest);
         p.extend(sig);
         rc(&self.x(&command(CC_VERIFY_SIGNATURE, &[key], &[], &p)))
     }
@@ -292,15 +245,15 @@ fn pair() -> (Tpm, Tpm) {
 fn ak_template(alg: u16) -> Vec<u8> {
     let mut v = u16s(&[alg, SHA256]);
     v.extend(u32b(AK));
-    v.extend(b2(&[]));
+    v.extend(tpm2b(&[]));
     if alg == ECC {
         v.extend(u16s(&[NULL, ECDSA, SHA256, NIST_P256, NULL]));
-        v.extend(b2(&[]));
-        v.extend(b2(&[]));
+        v.extend(tpm2b(&[]));
+        v.extend(tpm2b(&[]));
     } else {
         v.extend(u16s(&[NULL, RSASSA, SHA256, 2048]));
         v.extend(u32b(0));
-        v.extend(b2(&[]));
+        v.extend(tpm2b(&[]));
     }
     v
 }
@@ -357,14 +310,14 @@ fn external_key() -> (Vec<u8>, Vec<u8>, EccKeyPair) {
     let pair = EccKeyPair::from_private(EccCurve::NistP256, &d).expect("key");
     let mut public = u16s(&[ECC, SHA256]);
     public.extend(u32b(USER_WITH_AUTH | SIGN | NO_DA));
-    public.extend(b2(&[]));
+    public.extend(tpm2b(&[]));
     public.extend(u16s(&[NULL, ECDSA, SHA256, NIST_P256, NULL]));
-    public.extend(b2(&pair.public().x));
-    public.extend(b2(&pair.public().y));
+    public.extend(tpm2b(&pair.public().x));
+    public.extend(tpm2b(&pair.public().y));
     let mut sensitive = u16b(ECC).to_vec();
-    sensitive.extend(b2(&[]));
-    sensitive.extend(b2(&[]));
-    sensitive.extend(b2(&d));
+    sensitive.extend(tpm2b(&[]));
+    sensitive.extend(tpm2b(&[]));
+    sensitive.extend(tpm2b(&d));
     (sensitive, public, pair)
 }
 
@@ -418,7 +371,7 @@ fn attestation_structures_match_swtpm() {
         let mut p = u32b(1).to_vec();
         p.extend(u16b(SHA256));
         p.extend([0x5A; 32]);
-        t.ok(&command(CC_PCR_EXTEND, &[16], &[pw()], &p));
+        t.ok(&command(CC_PCR_EXTEND, &[16], &[pw(&[])], &p));
         let (key, name) = t.load_external(&sensitive, &public, NULL_H);
         let mut expected_name = u16b(SHA256).to_vec();
         expected_name.extend(sha256(&[&public]));
@@ -428,9 +381,9 @@ fn attestation_structures_match_swtpm() {
         let (b, a, s) = attestation(&r);
         out.push(("quote", b, a, s));
 
-        let mut p = b2(b"certify");
+        let mut p = tpm2b(b"certify");
         p.extend(u16b(NULL));
-        let r = t.ok(&command(CC_CERTIFY, &[key, key], &[pw(), pw()], &p));
+        let r = t.ok(&command(CC_CERTIFY, &[key, key], &[pw(&[]), pw(&[])], &p));
         let (b, a, s) = attestation(&r);
         out.push(("certify", b, a, s));
 
@@ -439,35 +392,35 @@ fn attestation_structures_match_swtpm() {
         let mut nv_public = u32b(index).to_vec();
         nv_public.extend(u16b(SHA256));
         nv_public.extend(u32b(NV_AUTHREAD | NV_AUTHWRITE | NV_NO_DA));
-        nv_public.extend(b2(&[]));
+        nv_public.extend(tpm2b(&[]));
         nv_public.extend(u16b(16));
-        let mut p = b2(&[]);
-        p.extend(b2(&nv_public));
-        t.ok(&command(CC_NV_DEFINE_SPACE, &[OWNER], &[pw()], &p));
-        let mut p = b2(b"sixteen octets!!");
+        let mut p = tpm2b(&[]);
+        p.extend(tpm2b(&nv_public));
+        t.ok(&command(CC_NV_DEFINE_SPACE, &[OWNER], &[pw(&[])], &p));
+        let mut p = tpm2b(b"sixteen octets!!");
         p.extend(u16b(0));
-        t.ok(&command(CC_NV_WRITE, &[index, index], &[pw()], &p));
+        t.ok(&command(CC_NV_WRITE, &[index, index], &[pw(&[])], &p));
         for (label, size, offset) in [("nv range", 5u16, 3u16), ("nv digest", 0, 0)] {
-            let mut p = b2(b"nv");
+            let mut p = tpm2b(b"nv");
             p.extend(u16b(NULL));
             p.extend(u16b(size));
             p.extend(u16b(offset));
             let r = t.ok(&command(
                 CC_NV_CERTIFY,
                 &[key, index, index],
-                &[pw(), pw()],
+                &[pw(&[]), pw(&[])],
                 &p,
             ));
             let (b, a, s) = attestation(&r);
             out.push((label, b, a, s));
         }
 
-        let mut p = b2(b"time");
+        let mut p = tpm2b(b"time");
         p.extend(u16b(NULL));
         let r = t.ok(&command(
             CC_GET_TIME,
             &[ENDORSEMENT, NULL_H],
-            &[pw(), pw()],
+            &[pw(&[]), pw(&[])],
             &p,
         ));
         let (b, a, s) = attestation(&r);
@@ -475,8 +428,8 @@ fn attestation_structures_match_swtpm() {
 
         // An unbound, unsalted HMAC session used only for audit (no key,
         // so empty HMACs), over two PCR_Reads.
-        let mut p = b2(&[0x77; 16]);
-        p.extend(b2(&[]));
+        let mut p = tpm2b(&[0x77; 16]);
+        p.extend(tpm2b(&[]));
         p.push(0x00);
         p.extend(u16s(&[NULL, SHA256]));
         let r = t.ok(&command(CC_START_AUTH_SESSION, &[NULL_H, NULL_H], &[], &p));
@@ -489,12 +442,12 @@ fn attestation_structures_match_swtpm() {
                 &sha256_pcrs(&pcrs),
             ));
         }
-        let mut p = b2(b"session");
+        let mut p = tpm2b(b"session");
         p.extend(u16b(NULL));
         let r = t.ok(&command(
             CC_GET_SESSION_AUDIT_DIGEST,
             &[ENDORSEMENT, NULL_H, audit_session],
-            &[pw(), pw()],
+            &[pw(&[]), pw(&[])],
             &p,
         ));
         let (b, a, s) = attestation(&r);
@@ -509,19 +462,19 @@ fn attestation_structures_match_swtpm() {
         t.ok(&command(
             CC_SET_COMMAND_CODE_AUDIT_STATUS,
             &[OWNER],
-            &[pw()],
+            &[pw(&[])],
             &p,
         ));
         let mut p = u32b(1).to_vec();
         p.extend(u16b(SHA256));
         p.extend([0xA5; 32]);
-        t.ok(&command(CC_PCR_EXTEND, &[16], &[pw()], &p));
-        let mut p = b2(b"command");
+        t.ok(&command(CC_PCR_EXTEND, &[16], &[pw(&[])], &p));
+        let mut p = tpm2b(b"command");
         p.extend(u16b(NULL));
         let r = t.ok(&command(
             CC_GET_COMMAND_AUDIT_DIGEST,
             &[ENDORSEMENT, NULL_H],
-            &[pw(), pw()],
+            &[pw(&[]), pw(&[])],
             &p,
         ));
         let (b, a, s) = attestation(&r);

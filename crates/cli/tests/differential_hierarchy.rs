@@ -18,6 +18,7 @@
 mod support;
 
 use sha2::Digest;
+use support::raw::{auth_cmd, cmd, pw, session, tpm2b, ST_NO_SESSIONS};
 use support::{Protocol, RawConn, Server, ServerBuilder, UNDER_TEST_ENV};
 
 /// swtpm's own allocation when it manufactures a TPM by itself.
@@ -193,11 +194,8 @@ impl Pair {
 // ---------------------------------------------------------------------------
 // Command encoding (raw bytes, independent of the crate under test).
 
-const ST_NO_SESSIONS: u16 = 0x8001;
-const ST_SESSIONS: u16 = 0x8002;
 const SU_CLEAR: u16 = 0;
 const SU_STATE: u16 = 1;
-const RS_PW: u32 = 0x4000_0009;
 const RH_OWNER: u32 = 0x4000_0001;
 const RH_NULL: u32 = 0x4000_0007;
 const RH_LOCKOUT: u32 = 0x4000_000A;
@@ -236,45 +234,6 @@ const PT_LOCKOUT_COUNTER: u32 = 0x20E;
 
 /// swtpm control channel: CMD_INIT (tpm_ioctl.h).
 const CMD_INIT: u32 = 2;
-
-fn cmd(tag: u16, cc: u32, body: &[u8]) -> Vec<u8> {
-    let mut v = Vec::with_capacity(10 + body.len());
-    v.extend_from_slice(&tag.to_be_bytes());
-    v.extend_from_slice(&(10 + body.len() as u32).to_be_bytes());
-    v.extend_from_slice(&cc.to_be_bytes());
-    v.extend_from_slice(body);
-    v
-}
-
-fn auth_cmd(cc: u32, handles: &[u32], sessions: &[Vec<u8>], params: &[u8]) -> Vec<u8> {
-    let mut body = Vec::new();
-    for h in handles {
-        body.extend_from_slice(&h.to_be_bytes());
-    }
-    let area: Vec<u8> = sessions.concat();
-    body.extend_from_slice(&(area.len() as u32).to_be_bytes());
-    body.extend_from_slice(&area);
-    body.extend_from_slice(params);
-    cmd(ST_SESSIONS, cc, &body)
-}
-
-fn session(handle: u32, nonce: &[u8], attrs: u8, hmac: &[u8]) -> Vec<u8> {
-    let mut v = handle.to_be_bytes().to_vec();
-    v.extend(tpm2b(nonce));
-    v.push(attrs);
-    v.extend(tpm2b(hmac));
-    v
-}
-
-fn pw(pw: &[u8]) -> Vec<u8> {
-    session(RS_PW, &[], 0x01, pw)
-}
-
-fn tpm2b(b: &[u8]) -> Vec<u8> {
-    let mut v = (b.len() as u16).to_be_bytes().to_vec();
-    v.extend_from_slice(b);
-    v
-}
 
 fn startup(su: u16) -> Vec<u8> {
     cmd(ST_NO_SESSIONS, CC_STARTUP, &su.to_be_bytes())

@@ -19,12 +19,12 @@
 
 mod support;
 
+use support::raw::{command, pw, session, tpm2b, u16b, u16s, u32b};
 use support::{Protocol, RawConn, Server, ServerBuilder, UNDER_TEST_ENV};
 
 const OWNER: u32 = 0x4000_0001;
 const NULL_H: u32 = 0x4000_0007;
 const ENDORSEMENT: u32 = 0x4000_000B;
-const PW: u32 = 0x4000_0009;
 
 const CC_CREATE_PRIMARY: u32 = 0x131;
 const CC_STARTUP: u32 = 0x144;
@@ -80,53 +80,6 @@ const POLICY_B_SHA384: &str = "b26e7d28d11a50bc53d882bcf5fd3a1a074148bb35d3b4e4c
 // ---------------------------------------------------------------------------
 // Raw command building.
 
-fn u16b(x: u16) -> [u8; 2] {
-    x.to_be_bytes()
-}
-fn u32b(x: u32) -> [u8; 4] {
-    x.to_be_bytes()
-}
-fn b2(b: &[u8]) -> Vec<u8> {
-    let mut v = u16b(b.len() as u16).to_vec();
-    v.extend_from_slice(b);
-    v
-}
-fn u16s(v: &[u16]) -> Vec<u8> {
-    v.iter().flat_map(|x| x.to_be_bytes()).collect()
-}
-
-/// A command; `sessions` are marshalled TPMS_AUTH_COMMANDs.
-fn command(cc: u32, handles: &[u32], sessions: &[Vec<u8>], params: &[u8]) -> Vec<u8> {
-    let tag: u16 = if sessions.is_empty() { 0x8001 } else { 0x8002 };
-    let mut v = u16b(tag).to_vec();
-    v.extend([0; 4]);
-    v.extend(u32b(cc));
-    for h in handles {
-        v.extend(u32b(*h));
-    }
-    if !sessions.is_empty() {
-        let area: Vec<u8> = sessions.concat();
-        v.extend(u32b(area.len() as u32));
-        v.extend(area);
-    }
-    v.extend_from_slice(params);
-    let n = v.len() as u32;
-    v[2..6].copy_from_slice(&n.to_be_bytes());
-    v
-}
-
-fn session(handle: u32, nonce: &[u8], attrs: u8, hmac: &[u8]) -> Vec<u8> {
-    let mut v = u32b(handle).to_vec();
-    v.extend(b2(nonce));
-    v.push(attrs);
-    v.extend(b2(hmac));
-    v
-}
-
-fn pw() -> Vec<u8> {
-    session(PW, &[], 1, &[])
-}
-
 struct Tpl {
     ty: u16,
     name_alg: u16,
@@ -140,7 +93,7 @@ impl Tpl {
     fn bytes(&self) -> Vec<u8> {
         let mut v = u16s(&[self.ty, self.name_alg]);
         v.extend(u32b(self.attrs));
-        v.extend(b2(&self.policy));
+        v.extend(tpm2b(&self.policy));
         v.extend(&self.parms);
         v.extend(&self.unique);
         v
@@ -151,8 +104,8 @@ fn ecc_tpl(attrs: u32, name_alg: u16, sym: &[u16], scheme: &[u16], curve: u16, s
     let mut parms = u16s(sym);
     parms.extend(u16s(scheme));
     parms.extend(u16s(&[curve, NULL]));
-    let mut unique = b2(&vec![0; size]);
-    unique.extend(b2(&vec![0; size]));
+    let mut unique = tpm2b(&vec![0; size]);
+    unique.extend(tpm2b(&vec![0; size]));
     Tpl {
         ty: ECC,
         name_alg,
@@ -181,22 +134,22 @@ fn rsa_tpl(
         attrs,
         policy: vec![],
         parms,
-        unique: b2(&vec![0; unique]),
+        unique: tpm2b(&vec![0; unique]),
     }
 }
 
 fn sens(auth: &[u8], data: &[u8]) -> Vec<u8> {
-    let mut inner = b2(auth);
-    inner.extend(b2(data));
-    b2(&inner)
+    let mut inner = tpm2b(auth);
+    inner.extend(tpm2b(data));
+    tpm2b(&inner)
 }
 
 fn create_primary_cmd(hierarchy: u32, t: &Tpl) -> Vec<u8> {
     let mut p = sens(b"", b"");
-    p.extend(b2(&t.bytes()));
-    p.extend(b2(&[]));
+    p.extend(tpm2b(&t.bytes()));
+    p.extend(tpm2b(&[]));
     p.extend(u32b(0));
-    command(CC_CREATE_PRIMARY, &[hierarchy], &[pw()], &p)
+    command(CC_CREATE_PRIMARY, &[hierarchy], &[pw(&[])], &p)
 }
 
 // ---------------------------------------------------------------------------
@@ -220,7 +173,7 @@ impl<'a> Rd<'a> {
     fn u32(&mut self) -> u32 {
         u32::from_be_bytes(self.take(4).try_into().unwrap())
     }
-    fn b2(&mut self) -> Vec<u8> {
+    fn tpm2b(&mut self) -> Vec<u8> {
         let n = self.u16() as usize;
         self.take(n).to_vec()
     }
@@ -280,19 +233,19 @@ impl Tpm {
         let r = self.x(&create_primary_cmd(h, t));
         let (handle, p) = params(&r, true);
         let mut r = Rd(&p, 0);
-        let public = r.b2();
-        let cd = r.b2();
-        let ch = r.b2();
+        let public = r.tpm2b();
+        let cd = r.tpm2b();
+        let ch = r.tpm2b();
         r.u16();
         r.u32();
-        r.b2();
-        let name = r.b2();
+        r.tpm2b();
+        let name = r.tpm2b();
         (handle, public, cd, ch, name)
     }
 
     fn load_external(&mut self, public: &[u8], hierarchy: u32) -> Vec<u8> {
-        let mut p = b2(&[]);
-        p.extend(b2(public));
+        let mut p = tpm2b(&[]);
+        p.extend(tpm2b(public));
         p.extend(u32b(hierarchy));
         self.x(&command(CC_LOAD_EXTERNAL, &[], &[], &p))
     }
@@ -409,7 +362,7 @@ fn creation_rule_codes_match() {
                 attrs: SIGNER,
                 policy: vec![],
                 parms: u16s(&[HMAC, SHA256]),
-                unique: b2(&[]),
+                unique: tpm2b(&[]),
             },
         ),
         (
@@ -420,7 +373,7 @@ fn creation_rule_codes_match() {
                 attrs: SIGNER,
                 policy: vec![],
                 parms: u16s(&[NULL]),
-                unique: b2(&[]),
+                unique: tpm2b(&[]),
             },
         ),
         (
@@ -431,7 +384,7 @@ fn creation_rule_codes_match() {
                 attrs: STORAGE,
                 policy: vec![],
                 parms: u16s(&[XOR, SHA256, NULL]),
-                unique: b2(&[]),
+                unique: tpm2b(&[]),
             },
         ),
         (
@@ -442,7 +395,7 @@ fn creation_rule_codes_match() {
                 attrs: STORAGE,
                 policy: vec![],
                 parms: u16s(&[XOR, SHA256, KDF1_SP800_108]),
-                unique: b2(&[]),
+                unique: tpm2b(&[]),
             },
         ),
         (
@@ -453,7 +406,7 @@ fn creation_rule_codes_match() {
                 attrs: FIXED_TPM | FIXED_PARENT | SDO | USER_WITH_AUTH,
                 policy: vec![],
                 parms: u16s(&[NULL]),
-                unique: b2(&[]),
+                unique: tpm2b(&[]),
             },
         ),
         (
@@ -464,7 +417,7 @@ fn creation_rule_codes_match() {
                 attrs: SIGNER | DECRYPT,
                 policy: vec![],
                 parms: u16s(&[AES, 128, CFB]),
-                unique: b2(&[]),
+                unique: tpm2b(&[]),
             },
         ),
         (
@@ -475,7 +428,7 @@ fn creation_rule_codes_match() {
                 attrs: STORAGE,
                 policy: vec![],
                 parms: u16s(&[AES, 128, CFB]),
-                unique: b2(&[]),
+                unique: tpm2b(&[]),
             },
         ),
         (
@@ -533,7 +486,7 @@ fn creation_rule_codes_match() {
         attrs,
         policy: vec![],
         parms: u16s(&[NULL]),
-        unique: b2(&[]),
+        unique: tpm2b(&[]),
     };
     let hmac_key = Tpl {
         parms: u16s(&[HMAC, SHA256]),
@@ -609,11 +562,11 @@ fn creation_rule_codes_match() {
     ];
     for (what, t, auth, data) in &creates {
         let mut p = sens(auth, data);
-        p.extend(b2(&t.bytes()));
-        p.extend(b2(&[]));
+        p.extend(tpm2b(&t.bytes()));
+        p.extend(tpm2b(&[]));
         p.extend(u32b(0));
-        let a = sw.x(&command(CC_CREATE, &[ps], &[pw()], &p));
-        let b = ours.x(&command(CC_CREATE, &[po], &[pw()], &p));
+        let a = sw.x(&command(CC_CREATE, &[ps], &[pw(&[])], &p));
+        let b = ours.x(&command(CC_CREATE, &[po], &[pw(&[])], &p));
         if rc(&a) != rc(&b) {
             diffs.push(format!(
                 "Create {what}: swtpm {:#x}, ours {:#x}",
@@ -653,7 +606,7 @@ fn names_of_external_objects_match() {
         attrs: USER_WITH_AUTH | SIGN,
         policy: vec![5; 32],
         parms: u16s(&[HMAC, SHA256]),
-        unique: b2(&[9; 32]),
+        unique: tpm2b(&[9; 32]),
     };
     publics.push(kh.bytes());
     let mut nameless = publics[0].clone();
@@ -774,24 +727,24 @@ fn credential_across(maker: &mut Tpm, activator: &mut Tpm, rsa: bool) {
     );
     let (h, _) = params(&maker.load_external(&ek_public, NULL_H), true);
     let cred = b"credential across two TPMs";
-    let mut p = b2(cred);
-    p.extend(b2(&ak_name));
+    let mut p = tpm2b(cred);
+    p.extend(tpm2b(&ak_name));
     let r = maker.x(&command(CC_MAKE_CREDENTIAL, &[h], &[], &p));
     let (_, out) = params(&r, false);
     let mut rd = Rd(&out, 0);
-    let blob = rd.b2();
-    let secret = rd.b2();
+    let blob = rd.tpm2b();
+    let secret = rd.tpm2b();
     maker.flush(h);
-    let mut p = b2(&blob);
-    p.extend(b2(&secret));
+    let mut p = tpm2b(&blob);
+    p.extend(tpm2b(&secret));
     let r = activator.x(&command(
         CC_ACTIVATE_CREDENTIAL,
         &[ak, ek],
-        &[pw(), pw()],
+        &[pw(&[]), pw(&[])],
         &p,
     ));
     let (_, out) = params(&r, false);
-    assert_eq!(Rd(&out, 0).b2(), cred, "rsa={rsa}");
+    assert_eq!(Rd(&out, 0).tpm2b(), cred, "rsa={rsa}");
     activator.flush(ek);
     activator.flush(ak);
 }
@@ -829,30 +782,30 @@ fn duplicate_across(from: &mut Tpm, to: &mut Tpm, rsa_parent: bool) {
         attrs: USER_WITH_AUTH | NO_DA | ENC_DUP,
         policy,
         parms: u16s(&[NULL]),
-        unique: b2(&[]),
+        unique: tpm2b(&[]),
     };
     let mut p = sens(b"dup", b"duplicated across TPMs");
-    p.extend(b2(&t.bytes()));
-    p.extend(b2(&[]));
+    p.extend(tpm2b(&t.bytes()));
+    p.extend(tpm2b(&[]));
     p.extend(u32b(0));
     let (_, out) = params(
-        &from.x(&command(CC_CREATE, &[from_parent], &[pw()], &p)),
+        &from.x(&command(CC_CREATE, &[from_parent], &[pw(&[])], &p)),
         false,
     );
     let mut rd = Rd(&out, 0);
-    let private = rd.b2();
-    let public = rd.b2();
-    let mut p = b2(&private);
-    p.extend(b2(&public));
+    let private = rd.tpm2b();
+    let public = rd.tpm2b();
+    let mut p = tpm2b(&private);
+    p.extend(tpm2b(&public));
     let (obj, _) = params(
-        &from.x(&command(CC_LOAD, &[from_parent], &[pw()], &p)),
+        &from.x(&command(CC_LOAD, &[from_parent], &[pw(&[])], &p)),
         true,
     );
     from.flush(from_parent);
     let (np, _) = params(&from.load_external(&to_parent_public, OWNER), true);
     // Policy session with PolicyCommandCode(Duplicate).
-    let mut p = b2(&[1; 32]);
-    p.extend(b2(&[]));
+    let mut p = tpm2b(&[1; 32]);
+    p.extend(tpm2b(&[]));
     p.push(1);
     p.extend(u16b(NULL));
     p.extend(u16b(SHA256));
@@ -868,7 +821,7 @@ fn duplicate_across(from: &mut Tpm, to: &mut Tpm, rsa_parent: bool) {
     ));
     assert_eq!(rc(&r), 0);
     let inner_key = [0x42u8; 16];
-    let mut p = b2(&inner_key);
+    let mut p = tpm2b(&inner_key);
     p.extend(u16s(&[AES, 128, CFB]));
     let r = from.x(&command(
         CC_DUPLICATE,
@@ -879,33 +832,31 @@ fn duplicate_across(from: &mut Tpm, to: &mut Tpm, rsa_parent: bool) {
     let (_, out) = params(&r, false);
     let mut rd = Rd(&out, 0);
     assert_eq!(
-        rd.b2(),
+        rd.tpm2b(),
         Vec::<u8>::new(),
         "the caller's inner key is not returned"
     );
-    let dup = rd.b2();
-    let seed = rd.b2();
+    let dup = rd.tpm2b();
+    let seed = rd.tpm2b();
     from.flush(obj);
     from.flush(np);
-    let mut p = b2(&inner_key);
-    p.extend(b2(&public));
-    p.extend(b2(&dup));
-    p.extend(b2(&seed));
+    let mut p = tpm2b(&inner_key);
+    p.extend(tpm2b(&public));
+    p.extend(tpm2b(&dup));
+    p.extend(tpm2b(&seed));
     p.extend(u16s(&[AES, 128, CFB]));
-    let (_, out) = params(&to.x(&command(CC_IMPORT, &[to_parent], &[pw()], &p)), false);
-    let imported = Rd(&out, 0).b2();
-    let mut p = b2(&imported);
-    p.extend(b2(&public));
-    let (h, _) = params(&to.x(&command(CC_LOAD, &[to_parent], &[pw()], &p)), true);
-    let r = to.x(&command(
-        CC_UNSEAL,
-        &[h],
-        &[session(PW, &[], 1, b"dup")],
-        &[],
-    ));
+    let (_, out) = params(
+        &to.x(&command(CC_IMPORT, &[to_parent], &[pw(&[])], &p)),
+        false,
+    );
+    let imported = Rd(&out, 0).tpm2b();
+    let mut p = tpm2b(&imported);
+    p.extend(tpm2b(&public));
+    let (h, _) = params(&to.x(&command(CC_LOAD, &[to_parent], &[pw(&[])], &p)), true);
+    let r = to.x(&command(CC_UNSEAL, &[h], &[pw(b"dup")], &[]));
     let (_, out) = params(&r, false);
     assert_eq!(
-        Rd(&out, 0).b2(),
+        Rd(&out, 0).tpm2b(),
         b"duplicated across TPMs",
         "rsa parent={rsa_parent}"
     );
@@ -936,19 +887,19 @@ fn salt_key_checks_match() {
             attrs: SDO | USER_WITH_AUTH | DECRYPT | SIGN,
             policy: vec![],
             parms: u16s(&[AES, 128, CFB]),
-            unique: b2(&[]),
+            unique: tpm2b(&[]),
         },
     ];
-    let mut point = b2(&[1; 32]);
-    point.extend(b2(&[2; 32]));
+    let mut point = tpm2b(&[1; 32]);
+    point.extend(tpm2b(&[2; 32]));
     let mut diffs = Vec::new();
     for (i, t) in keys.iter().enumerate() {
         let (hs, ..) = sw.create_primary(OWNER, t);
         let (ho, ..) = ours.create_primary(OWNER, t);
         assert_eq!(hs, ho);
         for salt in [vec![], point.clone(), vec![7; 3]] {
-            let mut p = b2(&[1; 32]);
-            p.extend(b2(&salt));
+            let mut p = tpm2b(&[1; 32]);
+            p.extend(tpm2b(&salt));
             p.push(0);
             p.extend(u16b(NULL));
             p.extend(u16b(SHA256));

@@ -32,6 +32,9 @@ use std::io::{Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
 
 use sha2::Digest;
+use support::raw::{
+    auth_cmd, cmd, pw, session, tpm2b, u16b, u32b, RS_PW, ST_NO_SESSIONS, ST_SESSIONS,
+};
 use support::{Protocol, RawConn, Server, ServerBuilder, IO_TIMEOUT, UNDER_TEST_ENV};
 
 /// The PCR banks swtpm allocates when it manufactures a TPM by itself.
@@ -268,11 +271,8 @@ impl Pair {
 // Command encoding (raw bytes, independent of the crate under test).
 // ---------------------------------------------------------------------------
 
-const ST_NO_SESSIONS: u16 = 0x8001;
-const ST_SESSIONS: u16 = 0x8002;
 const SU_CLEAR: u16 = 0;
 const SU_STATE: u16 = 1;
-const RS_PW: u32 = 0x4000_0009;
 const RH_OWNER: u32 = 0x4000_0001;
 const RH_NULL: u32 = 0x4000_0007;
 const RH_PLATFORM: u32 = 0x4000_000C;
@@ -334,58 +334,6 @@ fn digest_len(alg: u16) -> usize {
         0x0012 => 32, // SM3-256
         _ => 0,
     }
-}
-
-/// tag || commandSize || commandCode || body.
-fn cmd(tag: u16, cc: u32, body: &[u8]) -> Vec<u8> {
-    let mut v = Vec::with_capacity(10 + body.len());
-    v.extend_from_slice(&tag.to_be_bytes());
-    v.extend_from_slice(&(10 + body.len() as u32).to_be_bytes());
-    v.extend_from_slice(&cc.to_be_bytes());
-    v.extend_from_slice(body);
-    v
-}
-
-/// A command with an authorization area: handles, authorizationSize,
-/// the sessions, then the parameters (Part 1 §18.2).
-fn auth_cmd(cc: u32, handles: &[u32], sessions: &[Vec<u8>], params: &[u8]) -> Vec<u8> {
-    let mut body = Vec::new();
-    for h in handles {
-        body.extend_from_slice(&h.to_be_bytes());
-    }
-    let area: Vec<u8> = sessions.concat();
-    body.extend_from_slice(&(area.len() as u32).to_be_bytes());
-    body.extend_from_slice(&area);
-    body.extend_from_slice(params);
-    cmd(ST_SESSIONS, cc, &body)
-}
-
-/// TPMS_AUTH_COMMAND with the given fields.
-fn session(handle: u32, nonce: &[u8], attrs: u8, hmac: &[u8]) -> Vec<u8> {
-    let mut v = handle.to_be_bytes().to_vec();
-    v.extend(tpm2b(nonce));
-    v.push(attrs);
-    v.extend(tpm2b(hmac));
-    v
-}
-
-/// A password session (TPM_RS_PW, continueSession) with password `pw`.
-fn pw(pw: &[u8]) -> Vec<u8> {
-    session(RS_PW, &[], 0x01, pw)
-}
-
-fn tpm2b(b: &[u8]) -> Vec<u8> {
-    let mut v = (b.len() as u16).to_be_bytes().to_vec();
-    v.extend_from_slice(b);
-    v
-}
-
-fn u16b(x: u16) -> [u8; 2] {
-    x.to_be_bytes()
-}
-
-fn u32b(x: u32) -> [u8; 4] {
-    x.to_be_bytes()
 }
 
 /// TPML_PCR_SELECTION with 3-byte selects.

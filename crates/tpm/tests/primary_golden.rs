@@ -81,7 +81,10 @@ fn create_rsa_ek(t: &mut Tpm) -> Vec<u8> {
     let handle = rd.u32();
     let _param_size = rd.u32();
     let public = rd.tpm2b();
-    Cmd::new(cc::FLUSH_CONTEXT).u32(handle).run(t, 0).expect_ok();
+    Cmd::new(cc::FLUSH_CONTEXT)
+        .u32(handle)
+        .run(t, 0)
+        .expect_ok();
     public
 }
 

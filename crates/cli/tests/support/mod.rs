@@ -11,6 +11,8 @@
 //! subset, hence the `dead_code` allowance.
 #![allow(dead_code)]
 
+pub mod raw;
+
 use std::fmt;
 use std::fs::{File, OpenOptions};
 use std::io::{self, BufRead, BufReader, Read, Write};
