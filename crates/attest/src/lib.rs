@@ -6,5 +6,6 @@
 //! quoted or a guest printed.
 
 pub mod eventlog;
+pub mod protocol;
 
 pub use eventlog::{Event, EventDigest, EventLog, EventLogError, ReplayError, SpecIdEvent};

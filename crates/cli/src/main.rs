@@ -29,6 +29,18 @@ enum Command {
     Vtpmd(commands::vtpmd::VtpmdArgs),
     /// Create and manage the vTPMs of a running vtpmd (create, list, show, delete, export, import).
     Vtpm(commands::vtpm::VtpmArgs),
+    /// Run everything on this machine: vtpmd, registrar, verifier and this host's agent.
+    Up(commands::up::UpArgs),
+    /// Run the attestation agent: enroll this machine's TPM and answer the verifier.
+    Agent(commands::agent::AgentArgs),
+    /// Run the registrar and verifier (REST API over mutual TLS).
+    Verifier(commands::verifier::VerifierArgs),
+    /// List and inspect attested nodes (hosts and VMs).
+    Node(commands::node::NodeArgs),
+    /// Create, apply and show attestation policies.
+    Policy(commands::policy::PolicyArgs),
+    /// Attestation results: trust state of every node.
+    Attest(commands::attest_status::AttestArgs),
 }
 
 fn main() {
@@ -38,6 +50,12 @@ fn main() {
         Command::Tpm(args) => commands::run_tpm(args),
         Command::Vtpmd(args) => commands::vtpmd::run(args),
         Command::Vtpm(args) => commands::vtpm::run(args),
+        Command::Up(args) => commands::up::run(args),
+        Command::Agent(args) => commands::agent::run(args),
+        Command::Verifier(args) => commands::verifier::run(args),
+        Command::Node(args) => commands::node::run(args),
+        Command::Policy(args) => commands::policy::run(args),
+        Command::Attest(args) => commands::attest_status::run(args),
     };
     if let Err(e) = result {
         eprintln!("error: {e:#}");

@@ -1,7 +1,13 @@
 //! The subcommands. Each file is one command; later issues add `vtpmd`,
 //! `vtpm`, `agent`, `verifier` and `up` beside `tpm serve`.
 
+pub mod agent;
+pub mod attest_status;
+pub mod node;
+pub mod policy;
 pub mod tpm_serve;
+pub mod up;
+pub mod verifier;
 pub mod vtpm;
 pub mod vtpmd;
 

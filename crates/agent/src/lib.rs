@@ -1,0 +1,1 @@
+//! The trustcloud attester (issue 5): see lib docs as they grow.
