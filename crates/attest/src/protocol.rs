@@ -62,6 +62,11 @@ pub struct EnrollRequest {
     /// TPMT_PUBLIC of the AK: a restricted signing key.
     #[serde(with = "b64")]
     pub ak_public: Vec<u8>,
+    /// Hosts only: the certificate (DER) of this host's vTPM CA (vtpmd),
+    /// which issues the EK certificates of the VMs it hosts. The verifier
+    /// links such VMs to this host: they are trusted only while it is.
+    #[serde(default, with = "b64_opt", skip_serializing_if = "Option::is_none")]
+    pub vtpm_ca_certificate: Option<Vec<u8>>,
 }
 
 /// Answer to an enrollment: a credential only the TPM holding both the EK
