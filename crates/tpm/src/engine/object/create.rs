@@ -17,14 +17,14 @@ use crate::wire::{Codec, Reader, Tpm2bBytes, WireError};
 
 use super::super::algorithms::Implemented;
 use super::super::dispatch::Ctx;
-use super::super::objects::{free_slots, Transient};
+use super::super::objects::free_slots;
 use super::super::Tpm;
 use super::creation::{creation_ticket, fill_creation_data};
 use super::keygen::create_object;
-use super::loaded::LoadedObject;
+use super::primary_seed;
 use super::protect::sensitive_to_private;
+use super::transient::load_with_sensitive;
 use super::validate::{adjust_auth_size, create_checks, public_attributes_validation};
-use super::{loaded_attributes, primary_seed};
 
 /// The fresh IV of a private area (one cipher block).
 fn fresh_iv(tpm: &mut Tpm) -> Vec<u8> {
@@ -221,17 +221,15 @@ pub(crate) fn create_loaded(tpm: &mut Tpm, ctx: &mut Ctx<'_>) -> Result<(), Rc> 
         }
         _ => Vec::new(),
     };
-    let (flags, hierarchy, qn) = loaded_attributes(tpm, &public, &name, parent_handle, false, true);
-    let object = LoadedObject::new(
+    load_with_sensitive(
+        tpm,
+        ctx,
         public.clone(),
-        Some(sensitive),
+        sensitive,
         key,
-        hierarchy,
-        flags,
-        Some(qn),
-    );
-    let handle = tpm.load_transient(Transient::Object(Box::new(object)))?;
-    ctx.out_handle = Some(handle);
+        &name,
+        parent_handle,
+    )?;
     ctx.write(&Private2b::new(private).map_err(|_| Rc::FAILURE)?);
     ctx.write(&Public2b(public));
     ctx.write(&name);

@@ -14,6 +14,7 @@ use super::super::objects::{free_slots, Transient};
 use super::super::Tpm;
 use super::loaded::{build_key, AsymKey, LoadedObject};
 use super::protect::private_to_sensitive;
+use super::transient::load_with_sensitive;
 use super::validate::{digest_size, public_attributes_validation, scheme_checks, validate_keys};
 use super::{hierarchy_enabled, loaded_attributes};
 
@@ -78,10 +79,7 @@ pub(crate) fn load(tpm: &mut Tpm, ctx: &mut Ctx<'_>) -> Result<(), Rc> {
     )
     .map_err(|e| e.param(1))?;
     let key = object_load(Some(parent), &public, Some(&sensitive), 2, 1)?;
-    let (flags, hierarchy, qn) = loaded_attributes(tpm, &public, &name, parent_handle, false, true);
-    let object = LoadedObject::new(public, Some(sensitive), key, hierarchy, flags, Some(qn));
-    let handle = tpm.load_transient(Transient::Object(Box::new(object)))?;
-    ctx.out_handle = Some(handle);
+    load_with_sensitive(tpm, ctx, public, sensitive, key, &name, parent_handle)?;
     ctx.write(&name);
     Ok(())
 }

@@ -21,6 +21,7 @@ mod primary_cache;
 mod protect;
 pub(crate) mod saved;
 mod store;
+mod transient;
 mod unseal;
 mod validate;
 

@@ -19,13 +19,13 @@ use crate::wire::Tpm2bBytes;
 
 use super::super::algorithms::Implemented;
 use super::super::dispatch::Ctx;
-use super::super::objects::{free_slots, Transient};
+use super::super::objects::free_slots;
 use super::super::Tpm;
 use super::creation::{creation_ticket, fill_creation_data};
 use super::keygen::create_object;
-use super::loaded::LoadedObject;
+use super::primary_seed;
+use super::transient::load_with_sensitive;
 use super::validate::{adjust_auth_size, create_checks};
-use super::{loaded_attributes, primary_seed};
 
 /// TPM2_CreatePrimary. Parameters: inSensitive (1), inPublic (2),
 /// outsideInfo (3), creationPCR (4).
@@ -99,17 +99,7 @@ pub(crate) fn create_primary(tpm: &mut Tpm, ctx: &mut Ctx<'_>) -> Result<(), Rc>
         &outside_info,
     )?;
     let ticket = creation_ticket(tpm, hierarchy, &name, creation_hash.as_slice());
-    let (flags, obj_hierarchy, qn) = loaded_attributes(tpm, &public, &name, hierarchy, false, true);
-    let object = LoadedObject::new(
-        public.clone(),
-        Some(sensitive),
-        key,
-        obj_hierarchy,
-        flags,
-        Some(qn),
-    );
-    let handle = tpm.load_transient(Transient::Object(Box::new(object)))?;
-    ctx.out_handle = Some(handle);
+    load_with_sensitive(tpm, ctx, public.clone(), sensitive, key, &name, hierarchy)?;
     ctx.write(&Public2b(public));
     ctx.write(&crate::types::CreationData2b(creation_data));
     ctx.write(&creation_hash);

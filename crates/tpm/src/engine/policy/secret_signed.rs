@@ -14,6 +14,7 @@ use crate::types::{AuthTicketKind, Digest2b, Name, Nonce2b, NvType, Signature, T
 use super::super::algorithms::Implemented;
 use super::super::auth::entity_name;
 use super::super::dispatch::Ctx;
+use super::super::session::Session;
 use super::super::signing::verify_with_object;
 use super::super::Tpm;
 use super::ticket::{compute_auth, digest_matches, AuthTicketInput};
@@ -42,6 +43,27 @@ fn read_auth_params(ctx: &mut Ctx<'_>) -> Result<AuthParams, Rc> {
         policy_ref: ctx.read()?,
         expiration: ctx.read::<u32>()? as i32,
     })
+}
+
+/// PolicyParameterChecks for PolicySigned and PolicySecret in a real
+/// session (Part 3 §23.3.1, §23.4.1): nonceTPM (parameter 1), cpHashA (2)
+/// and expiration (4); returns the authorization's timeout.
+fn checked_timeout(now: u64, s: &Session, p: &AuthParams) -> Result<u64, Rc> {
+    let timeout = auth_timeout(now, s, p.expiration, p.nonce.is_empty());
+    let blame = Blame {
+        nonce: 1,
+        cp_hash: 2,
+        expiration: 4,
+    };
+    parameter_checks(
+        now,
+        s,
+        timeout,
+        p.cp_hash.as_slice(),
+        Some(p.nonce.as_slice()),
+        blame,
+    )?;
+    Ok(timeout)
 }
 
 /// Writes timeout and policyTicket: a real ticket when the caller asked for
@@ -103,20 +125,7 @@ pub(crate) fn policy_signed(tpm: &mut Tpm, ctx: &mut Ctx<'_>) -> Result<(), Rc> 
     let trial = is_trial(s);
     let mut timeout = 0;
     if !trial {
-        timeout = auth_timeout(now, s, p.expiration, p.nonce.is_empty());
-        let blame = Blame {
-            nonce: 1,
-            cp_hash: 2,
-            expiration: 4,
-        };
-        parameter_checks(
-            now,
-            s,
-            timeout,
-            p.cp_hash.as_slice(),
-            Some(p.nonce.as_slice()),
-            blame,
-        )?;
+        timeout = checked_timeout(now, s, &p)?;
         let hash = sig
             .hash()
             .and_then(HashAlg::from_id)
@@ -169,20 +178,7 @@ pub(crate) fn policy_secret(tpm: &mut Tpm, ctx: &mut Ctx<'_>) -> Result<(), Rc> 
     let trial = is_trial(s);
     let mut timeout = 0;
     if !trial {
-        timeout = auth_timeout(now, s, p.expiration, p.nonce.is_empty());
-        let blame = Blame {
-            nonce: 1,
-            cp_hash: 2,
-            expiration: 4,
-        };
-        parameter_checks(
-            now,
-            s,
-            timeout,
-            p.cp_hash.as_slice(),
-            Some(p.nonce.as_slice()),
-            blame,
-        )?;
+        timeout = checked_timeout(now, s, &p)?;
     }
     let s = session_mut(tpm, handle, 2)?;
     context_update(
