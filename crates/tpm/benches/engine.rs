@@ -212,8 +212,72 @@ fn keys(crit: &mut Criterion) {
     g.bench_function("CreatePrimary(RSA-2048 EK, template L-1)", |b| {
         b.iter_custom(bench_create_primary(&mut tpm, rh::ENDORSEMENT, &ek))
     });
+    // The derivation alone, ours against the rsa crate's search it
+    // replaces (same streams, same keys: tests/rsa_derivation.rs).
+    g.bench_function("RSA-2048 derivation, crypto::prime", |b| {
+        b.iter_custom(bench_rsa_derivation(|r| {
+            tpm::crypto::prime::generate_key(r, 2048, 65537).is_ok()
+        }))
+    });
+    g.bench_function(
+        "RSA-2048 derivation, rsa::RsaPrivateKey::new_with_exp",
+        |b| {
+            b.iter_custom(bench_rsa_derivation(|r| {
+                rsa::RsaPrivateKey::new_with_exp(r, 2048, &rsa::BigUint::from(65537u32)).is_ok()
+            }))
+        },
+    );
     g.finish();
 }
 
-criterion_group!(benches, engine, keys);
+/// Times `derive` on a fresh primary-key stream per iteration (a different
+/// seed each time, so each run finds different primes).
+fn bench_rsa_derivation(
+    derive: impl Fn(&mut tpm::crypto::KdfRng) -> bool,
+) -> impl FnMut(u64) -> Duration {
+    let mut round = 0u32;
+    move |iters| {
+        let mut total = Duration::ZERO;
+        for _ in 0..iters {
+            let mut seed = [0x5au8; 64];
+            seed[..4].copy_from_slice(&round.to_be_bytes());
+            round = round.wrapping_add(1);
+            let mut r = tpm::crypto::KdfRng::for_primary(
+                tpm::crypto::HashAlg::Sha256,
+                &seed,
+                b"bench template",
+                b"",
+            );
+            let start = Instant::now();
+            assert!(derive(black_box(&mut r)));
+            total += start.elapsed();
+        }
+        total
+    }
+}
+
+/// The Montgomery arithmetic under the RSA prime search (crypto::prime),
+/// on a 1024-bit modulus: one product, one square, one full-size
+/// exponentiation (what each Miller–Rabin round costs).
+fn montgomery(crit: &mut Criterion) {
+    use tpm::crypto::prime::Mont;
+    let mut n = [0x9e37_79b9_7f4a_7c15u64; 16];
+    n[0] |= 1;
+    n[15] |= 1 << 63;
+    let Some(m) = Mont::new(&n) else { return };
+    let a = m.to_mont(&[0x1234_5678_9abc_def0u64; 16]);
+    let b = m.to_mont(&[0x0fed_cba9_8765_4321u64; 16]);
+    let mut g = crit.benchmark_group("keys-rsa-montgomery");
+    g.bench_function("mul 1024", |bch| bch.iter(|| m.mul(black_box(&a), &b)));
+    g.bench_function("square 1024", |bch| bch.iter(|| m.square(black_box(&a))));
+    g.bench_function("pow 1024-bit exponent", |bch| {
+        bch.iter(|| m.pow(black_box(&a), &n))
+    });
+    g.bench_function("pow2 1024-bit exponent", |bch| {
+        bch.iter(|| m.pow2(black_box(&n)))
+    });
+    g.finish();
+}
+
+criterion_group!(benches, engine, keys, montgomery);
 criterion_main!(benches);

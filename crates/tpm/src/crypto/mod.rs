@@ -5,6 +5,7 @@ pub mod ecc;
 pub mod error;
 pub mod hash;
 pub mod kdf;
+pub mod prime;
 pub mod rsa;
 pub mod secret;
 pub mod sm2;
