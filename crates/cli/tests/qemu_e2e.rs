@@ -10,8 +10,9 @@
 //! also read over its TCP listener while the guest runs, the CRB interface
 //! is booted too, and the PCRs must equal those the same VM gets from
 //! swtpm. A live migration between two QEMU processes runs with swtpm (the
-//! baseline: PCRs and NV survive, the state crosses in the clear); vtpmd
-//! cannot be migrated yet (no volatile-state blob).
+//! baseline: PCRs and NV survive, the state crosses in the clear) and with
+//! vtpmd (PCRs, NV and the EK survive; the state crosses sealed: nothing
+//! of it is readable in the migration stream).
 //!
 //! Run alone: `cargo test -p trustcloud --test qemu_e2e -- --nocapture`
 //! (prints boot and migration timings). The kernel .deb is cached in
@@ -424,11 +425,17 @@ struct Migrated {
     migration: Duration,
 }
 
-/// Boots the guest against the vTPM at `src_ctrl`, migrates the running VM
-/// to a second QEMU (`-incoming`) whose vTPM is at `dst_ctrl` through a
-/// recording relay, asks the guest on the destination for a fresh report,
-/// and powers it off there.
-fn boot_and_migrate(work: &Path, src_ctrl: &Path, dst_ctrl: &Path) -> Migrated {
+/// Boots the guest against the vTPM at `src_ctrl`, runs `while_running`
+/// (the host uses the live vTPM), migrates the running VM to a second QEMU
+/// (`-incoming`) whose vTPM is at `dst_ctrl` through a recording relay,
+/// asks the guest on the destination for a fresh report, and powers it
+/// off there.
+fn boot_and_migrate(
+    work: &Path,
+    src_ctrl: &Path,
+    dst_ctrl: &Path,
+    while_running: impl FnOnce(),
+) -> Migrated {
     use guest::migrate::{free_port, Monitor, Relay};
     let g = guest::guest();
     let _one_at_a_time = BOOTS.lock().unwrap_or_else(|p| p.into_inner());
@@ -444,6 +451,8 @@ fn boot_and_migrate(work: &Path, src_ctrl: &Path, dst_ctrl: &Path) -> Migrated {
         "migration source booted in {:?}",
         src.started.elapsed()
     ));
+
+    while_running();
 
     let dst_port = free_port();
     let mut dst_cfg = VmConfig::new(&work.join("dst"), dst_ctrl);
@@ -558,7 +567,7 @@ fn swtpm_live_migration_keeps_pcrs_and_nv_and_streams_the_state_in_the_clear() {
     src.start();
     dst.start();
     let work = src.dir.path().join("migration");
-    let m = boot_and_migrate(&work, &src.ctrl(), &dst.ctrl());
+    let m = boot_and_migrate(&work, &src.ctrl(), &dst.ctrl(), || {});
     say(&format!(
         "swtpm migration: {} bytes streamed in {:?}",
         m.stream.len(),
@@ -577,4 +586,95 @@ fn swtpm_live_migration_keeps_pcrs_and_nv_and_streams_the_state_in_the_clear() {
         "swtpm's migration stream no longer carries NV in the clear"
     );
     say(&format!("swtpm migration test total {:?}", t0.elapsed()));
+}
+
+/// Issue 4, "Must show 4": live migration of a running VM between two QEMU
+/// processes, each with a vTPM of one vtpmd: `vm1` (manufactured) and
+/// `vm1-dst` (`vtpm create vm1-dst --incoming vm1`, blank until the
+/// migration fills it). While the guest runs on the source, the host
+/// extends PCR 16 and writes an NV index through vm1's TCP listener. The
+/// guest on the destination then reads all 24 PCRs from vm1-dst: the
+/// firmware's PCRs and PCR 16 carried over; NV and the EK certificate are
+/// in vm1-dst. The captured migration stream holds the vTPM state sealed:
+/// neither the NV canary, nor PCR 16's value, nor the EK public key, nor
+/// the engine's state magic appear in it (the swtpm baseline above shows
+/// the canary does appear when the state crosses in the clear).
+#[test]
+fn vtpmd_live_migration_keeps_pcrs_nv_and_ek_and_seals_the_state_in_the_stream() {
+    let t0 = Instant::now();
+    let canary = canary();
+    let daemon = Vtpmd::start();
+    let vm1 = daemon.create("vm1");
+    let dst = daemon.create_with("vm1-dst", &["--incoming", "vm1"]);
+    let work = daemon.dir.path().join("migration");
+    std::fs::create_dir_all(&work).unwrap();
+    let src_tools = vm1.tools(&work);
+    let show = daemon.vtpm(&["show", "vm1"]);
+    let ek = show["eks"]
+        .as_array()
+        .and_then(|a| a.iter().find(|e| e["kind"] == "rsa2048"))
+        .unwrap_or_else(|| panic!("no rsa2048 EK in `vtpm show`: {show}"));
+    let ek_public = hex::decode(ek["public"].as_str().unwrap()).unwrap();
+    let ek_cert = hex::decode(ek["certificate"].as_str().expect("EK certificate")).unwrap();
+    let pcr16 = Sha256::new()
+        .chain_update([0u8; 32])
+        .chain_update(&canary)
+        .finalize()
+        .to_vec();
+
+    let m = boot_and_migrate(&work, &vm1.ctrl, &dst.ctrl, || {
+        // The guest is running on the source: use its vTPM from the host.
+        src_tools.ok(
+            "tpm2_pcrextend",
+            &[&format!("16:sha256={}", hex::encode(&canary))],
+        );
+        define_canary(&src_tools, &canary);
+    });
+    say(&format!(
+        "vtpmd migration: {} bytes streamed in {:?}",
+        m.stream.len(),
+        m.migration
+    ));
+    let mut expected = verify_report(&m.before, &work);
+    assert_eq!(m.before.pcrs.get(&16), Some(&vec![0u8; 32]));
+    expected.insert(16, pcr16.clone());
+    assert_eq!(
+        m.after.pcrs, expected,
+        "PCRs the guest reads after migration"
+    );
+    assert_eq!(m.after.event_log, m.before.event_log);
+
+    // NV and the EK certificate live in the destination vTPM. QEMU shut it
+    // down at exit: power it on and start it to read NV.
+    let dst_tools = dst.tools(&work);
+    dst.power_on();
+    dst_tools.ok("tpm2_startup", &["-c"]);
+    assert_eq!(read_canary(&dst_tools), canary, "NV on the destination");
+    assert_eq!(
+        dst_tools.ok_bytes("tpm2_nvread", &["0x01C00002", "-C", "o"], None),
+        ek_cert,
+        "EK certificate on the destination"
+    );
+
+    let stream = &m.stream;
+    use guest::migrate::contains;
+    assert!(
+        contains(stream, b"TCVM"),
+        "no sealed vTPM blob in the stream"
+    );
+    for (what, bytes) in [
+        ("the NV canary", &canary[..]),
+        ("PCR 16's value", &pcr16[..]),
+        ("the EK public key", &ek_public[..]),
+        ("the permanent-state magic", &b"TCTPMST\0"[..]),
+        ("the volatile-state magic", &b"TCTPMVL\0"[..]),
+    ] {
+        assert!(
+            !contains(stream, bytes),
+            "{what} is readable in the migration stream"
+        );
+    }
+    let log = daemon.log();
+    assert!(log.contains("migration blob accepted"), "vtpmd log:\n{log}");
+    say(&format!("vtpmd migration test total {:?}", t0.elapsed()));
 }

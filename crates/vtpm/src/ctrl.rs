@@ -39,6 +39,9 @@ pub mod res {
     pub const FAIL: u32 = 0x09;
     pub const BAD_ORDINAL: u32 = 0x0a;
     pub const IOERROR: u32 = 0x1f;
+    /// TPM_DECRYPT_ERROR: a state blob does not decrypt (swtpm answers it
+    /// for a blob sealed with another key).
+    pub const DECRYPT_ERROR: u32 = 0x21;
     pub const BAD_LOCALITY: u32 = 0x3d;
     pub const RETRY: u32 = 0x800;
 }

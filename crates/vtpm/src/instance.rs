@@ -61,6 +61,11 @@ pub struct Instance {
     /// failure mode (TPM 2.0 Part 1, "Failure Mode") and answers TPM_RC_FAILURE until it
     /// is re-initialized from its last durable state.
     failed: bool,
+    /// A volatile state received for a live migration (swtpm
+    /// CMD_SET_STATEBLOB of PTM_BLOB_TYPE_VOLATILE), applied by the next
+    /// (re)initialization instead of a _TPM_Init, as libtpms'
+    /// TPMLIB_MainInit resumes from a cached volatile state.
+    pending_volatile: Option<zeroize::Zeroizing<Vec<u8>>>,
 }
 
 impl Instance {
@@ -85,6 +90,7 @@ impl Instance {
             established: false,
             powered: true,
             failed: false,
+            pending_volatile: None,
         };
         // A manufactured TPM must be durable before anyone sees its seeds.
         inst.persist()?;
@@ -188,7 +194,27 @@ impl Instance {
             })?;
             self.tpm = load_tpm(&*self.store, &blob)?;
             self.failed = false;
+            self.pending_volatile = None;
             tracing::info!("TPM reloaded from its last durable state");
+        }
+        if let Some(vol) = self.pending_volatile.take() {
+            // Checked when it was received; a failure here means the
+            // permanent state changed since, and the TPM starts afresh.
+            self.tpm.power_on();
+            match self.tpm.restore_volatile(&vol) {
+                Ok(()) => {
+                    self.powered = true;
+                    tracing::info!("TPM resumed from a migrated volatile state");
+                    if let Err(e) = self.persist() {
+                        tracing::error!(error = %e, "cannot store the TPM state: entering failure mode");
+                        self.failed = true;
+                    }
+                    return Ok(());
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "migrated volatile state refused: plain _TPM_Init");
+                }
+            }
         }
         self.init_engine();
         Ok(())
@@ -224,6 +250,31 @@ impl Instance {
         self.tpm.state_blob()
     }
 
+    /// The running TPM's volatile state (PCRs, loaded objects, sessions,
+    /// time) as the engine serializes it for a live migration.
+    pub fn volatile_blob(&self) -> Vec<u8> {
+        self.tpm.volatile_blob()
+    }
+
+    /// Keeps a migrated volatile state for the next (re)initialization
+    /// (swtpm: SET_STATEBLOB(VOLATILE) then CMD_INIT). It is checked now
+    /// against the current permanent state, so a bad blob is refused at
+    /// once; an empty blob clears any pending one.
+    pub fn set_pending_volatile(&mut self, blob: &[u8]) -> Result<(), tpm::StateError> {
+        if blob.is_empty() {
+            self.pending_volatile = None;
+            return Ok(());
+        }
+        let mut probe = Tpm::from_state(
+            &self.tpm.state_blob(),
+            Drbg::from_os(),
+            Box::<SystemTime>::default(),
+        )?;
+        probe.restore_volatile(blob)?;
+        self.pending_volatile = Some(zeroize::Zeroizing::new(blob.to_vec()));
+        Ok(())
+    }
+
     /// Replaces the TPM with one restored from `blob` (validated whole
     /// first) and stores it. The new TPM is left unpowered; it runs after
     /// the next (re)initialization.
@@ -234,6 +285,7 @@ impl Instance {
         self.tpm.take_dirty();
         self.powered = false;
         self.failed = false;
+        self.pending_volatile = None;
         Ok(())
     }
 

@@ -10,8 +10,9 @@ use crate::ctrl::{self, blob, cap, res, Backend, SpecInfo};
 use crate::instance::Instance;
 
 /// What this host implements. Not advertised: HASHING (the engine has no
-/// _TPM_Hash_Start/Data/End yet) and STORE_VOLATILE (no volatile-state
-/// serialization yet); those commands answer TPM_FAIL.
+/// _TPM_Hash_Start/Data/End yet) and STORE_VOLATILE (there is no volatile
+/// state file; the volatile state travels only as a state blob); those
+/// commands answer TPM_FAIL.
 pub const CAPABILITIES: u64 = cap::INIT
     | cap::SHUTDOWN
     | cap::GET_TPMESTABLISHED
@@ -91,8 +92,10 @@ impl Backend for Instance {
         res::FAIL
     }
 
-    /// Only the permanent state exists as a blob; it already includes any
-    /// state saved by TPM2_Shutdown(STATE). Unknown types answer
+    /// Only the permanent state is offered here (`trustcloud tpm serve`);
+    /// it already includes any state saved by TPM2_Shutdown(STATE). The
+    /// volatile state for live migration is served by vtpmd's control
+    /// sockets (`daemon::migration`), sealed. Unknown types answer
     /// TPM_RETRY as swtpm does for a blob it has not got.
     fn get_state_blob(&mut self, blob_type: u32, _decrypt: bool) -> Result<(Vec<u8>, bool), u32> {
         match blob_type {

@@ -18,6 +18,7 @@ Examples:
   trustcloud vtpm create vm1 --run-dir ./run
   trustcloud vtpm create vm2 --ek rsa2048,ecc-p256,sm2 --pcr-banks sha256,sm3_256
   trustcloud vtpm create dev --listen 127.0.0.1:2321 --protocol swtpm
+  trustcloud vtpm create vm1-dst --incoming vm1   # live-migration destination
   TPM2TOOLS_TCTI=swtpm:host=127.0.0.1,port=2321 tpm2_startup -c
   trustcloud vtpm list
   trustcloud vtpm show vm1 --json
@@ -98,6 +99,18 @@ struct CreateArgs {
     pcr_banks: Vec<String>,
     #[command(flatten)]
     listen: ListenArgs,
+    /// Make this vTPM the destination of a QEMU live migration of the vTPM
+    /// SOURCE (same daemon or one sharing its master key): it is not
+    /// manufactured, and accepts only state blobs sealed for SOURCE.
+    /// Start the destination QEMU (-incoming) on its control socket.
+    #[arg(long, value_name = "SOURCE", conflicts_with_all = ["ek", "pcr_banks"])]
+    incoming: Option<String>,
+    /// UNSAFE: hand out and accept live-migration state blobs in the clear
+    /// (the TPM's seeds and keys then cross the migration stream readable
+    /// by anyone on its path). Only for migrating to or from an emulator
+    /// without this daemon's keys (e.g. swtpm).
+    #[arg(long)]
+    migration_plaintext: bool,
 }
 
 #[derive(Args, Debug)]
@@ -149,6 +162,8 @@ pub fn run(args: VtpmArgs) -> anyhow::Result<()> {
                 ek: c.ek,
                 pcr_banks: c.pcr_banks,
                 listen: c.listen.request(),
+                migration_plaintext: c.migration_plaintext,
+                incoming: c.incoming,
             }))?;
             print_info(&info, json)
         }
@@ -294,6 +309,12 @@ fn print_info(i: &InstanceInfo, json: bool) -> anyhow::Result<()> {
     }
     if let Some(v) = i.state_version {
         println!("state version:   {v}");
+    }
+    if let Some(src) = &i.incoming {
+        println!("migration:       destination of {src}");
+    }
+    if i.migration_plaintext {
+        println!("migration blobs: IN THE CLEAR (--migration-plaintext)");
     }
     for ek in &i.eks {
         println!("ek {}:", ek.kind);

@@ -178,14 +178,22 @@ impl Vtpmd {
     /// Manufactures vTPM `name` with a swtpm-protocol TCP listener beside
     /// its control socket.
     pub fn create(&self, name: &str) -> VtpmInfo {
-        let json = self.vtpm(&[
+        self.create_with(name, &[])
+    }
+
+    /// [`Vtpmd::create`] with more `vtpm create` options (e.g.
+    /// `--incoming SOURCE` for a live-migration destination).
+    pub fn create_with(&self, name: &str, extra: &[&str]) -> VtpmInfo {
+        let mut args = vec![
             "create",
             name,
             "--listen",
             "127.0.0.1:0",
             "--protocol",
             "swtpm",
-        ]);
+        ];
+        args.extend_from_slice(extra);
+        let json = self.vtpm(&args);
         let ctrl = PathBuf::from(json["control_socket"].as_str().expect("control_socket"));
         let tcti = json["listen"]["tcti"]
             .as_str()

@@ -30,10 +30,12 @@ mod signing;
 mod startup;
 mod state;
 mod testparms;
+mod volatile;
 
 pub use command::MAX_COMMAND_SIZE;
 pub use signing::verify_signature;
 pub use state::StateError;
+pub use volatile::MAX_VOLATILE_BLOB;
 
 use crate::crypto::{Drbg, HashAlg};
 use crate::types::PcrSelectionList;

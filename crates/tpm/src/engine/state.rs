@@ -376,7 +376,8 @@ pub(crate) fn full_allocation(sels: &[PcrSelection]) -> PcrSelectionList {
 }
 
 /// Field tags of the state blob body. New fields get new tags; a tag's
-/// meaning never changes.
+/// meaning never changes. 0x0100–0x01FF belong to the volatile-state blob
+/// (`volatile.rs`), so a field can never be read as the other blob's.
 mod tag {
     pub const EPS: u16 = 0x0001;
     pub const SPS: u16 = 0x0002;

@@ -40,6 +40,13 @@ pub struct CreateRequest {
     pub pcr_banks: Vec<String>,
     #[serde(default, flatten)]
     pub listen: ListenRequest,
+    /// Hand out and accept live-migration blobs in the clear (unsafe).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub migration_plaintext: bool,
+    /// Create a migration destination for the vTPM named here: no
+    /// manufacture; its state arrives with CMD_SET_STATEBLOB.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub incoming: Option<String>,
 }
 
 /// An optional TCP listener pair for an instance.
@@ -131,6 +138,12 @@ pub struct InstanceInfo {
     /// Why the state was refused at the last load attempt.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// Migration blobs travel in the clear.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub migration_plaintext: bool,
+    /// The source vTPM this migration destination accepts blobs from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub incoming: Option<String>,
 }
 
 /// A TCP listener pair.
@@ -262,6 +275,7 @@ mod tests {
                     listen: Some("127.0.0.1:0".into()),
                     protocol: Some("mssim".into()),
                 },
+                ..Default::default()
             })
         );
         let r: Request = serde_json::from_str(r#"{"op":"delete","name":"a"}"#).unwrap();

@@ -22,6 +22,7 @@ use tokio::io::Interest;
 use tokio::net::UnixStream;
 use tokio::time::timeout;
 
+use super::migration::{Migrating, MigrationPolicy};
 use super::registry::{stopped, Registry, Slot};
 use super::{data_channel, sys};
 use crate::ctrl::{self, res};
@@ -111,6 +112,12 @@ async fn connection(reg: Arc<Registry>, slot: Arc<Slot>, stream: UnixStream) {
     let Some(inst) = load(&reg, &slot).await else {
         return;
     };
+    let policy = Arc::new(MigrationPolicy {
+        name: Arc::clone(&slot.name),
+        plaintext: slot.migration_plaintext,
+        incoming: slot.incoming.clone(),
+        store: Arc::clone(reg.storage.sealed()),
+    });
     let mut stop = slot.stop.subscribe();
     loop {
         let mut fds = Vec::new();
@@ -122,7 +129,16 @@ async fn connection(reg: Arc<Registry>, slot: Arc<Slot>, stream: UnixStream) {
             return;
         };
         let code = net::be32(&msg, 0).unwrap_or(0);
-        let Some(outcome) = with_instance(&inst, move |i| ctrl::handle(i, &msg)).await else {
+        let policy = Arc::clone(&policy);
+        let Some(outcome) = with_instance(&inst, move |i| {
+            let mut b = Migrating {
+                inst: i,
+                policy: &policy,
+            };
+            ctrl::handle(&mut b, &msg)
+        })
+        .await
+        else {
             return;
         };
         reg.touch(&slot);

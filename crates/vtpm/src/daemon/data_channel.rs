@@ -15,51 +15,93 @@
 //! Commands run at the locality set with
 //! CMD_SET_LOCALITY; a stopped TPM answers TPM_RC_FAILURE (swtpm's
 //! tpmlib_write_fatal_error_response).
+//!
+//! Each data channel is served by its own OS thread with blocking I/O: a
+//! TPM command then costs one read, the engine call under the instance
+//! lock and one write on that thread, as in swtpm's main loop, instead of
+//! two hand-offs between the async reactor and the blocking pool (the
+//! earlier design, 1.6–5.5× swtpm's latency; BENCHMARKS.md). A VM has one
+//! data channel, so threads grow with running VMs, not with instances.
+//! Stopping the instance (delete, daemon exit, CMD_SHUTDOWN) shuts the
+//! socket down, which ends the thread's blocking read.
 
-use std::io;
+use std::io::{self, BufReader, Read, Write};
+use std::net::Shutdown;
 use std::os::fd::OwnedFd;
+use std::os::unix::net::UnixStream;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt, BufReader};
-use tokio::net::UnixStream;
-use tokio::time::timeout;
 use tpm::Rc;
 
-use super::ctrl_socket::with_instance;
-use super::registry::{lock, stopped, Registry, Slot};
+use super::registry::{stopped, Registry, Slot};
 use crate::instance::error_response;
 use crate::net::{self, be32, SharedInstance};
 
 const SEND_COMMAND: u32 = 8;
 
-/// Starts serving `fd` for `inst`. Fails when `fd` is not a socket the
-/// runtime can poll.
+/// A served data channel: lets the control socket see whether it still
+/// runs and end it.
+pub(crate) struct DataChannel {
+    sock: UnixStream,
+    done: Arc<AtomicBool>,
+}
+
+impl DataChannel {
+    /// Whether the serving thread has ended (the client closed it).
+    pub fn is_finished(&self) -> bool {
+        self.done.load(Ordering::Acquire)
+    }
+
+    /// Ends the channel: the thread's blocked read returns.
+    pub fn abort(&self) {
+        let _ = self.sock.shutdown(Shutdown::Both);
+    }
+}
+
+/// Starts serving `fd` for `inst` on a thread of its own. Fails when `fd`
+/// is not a socket. Must run inside the daemon's runtime (a small task
+/// ends the channel when the instance stops).
 pub(crate) fn start(
     reg: Arc<Registry>,
     slot: Arc<Slot>,
     inst: SharedInstance,
     fd: OwnedFd,
 ) -> io::Result<()> {
-    let std_stream = std::os::unix::net::UnixStream::from(fd);
-    std_stream.set_nonblocking(true)?;
-    let stream = UnixStream::from_std(std_stream)?;
-    let task = tokio::spawn(serve(reg, Arc::clone(&slot), inst, stream));
-    *lock(&slot.data_channel) = Some(task.abort_handle());
-    Ok(())
-}
-
-async fn serve(reg: Arc<Registry>, slot: Arc<Slot>, inst: SharedInstance, stream: UnixStream) {
-    let _guard = slot.connection();
+    let sock = UnixStream::from(fd);
+    // ENOTSOCK for anything but a socket (a file, a pipe).
+    sock.local_addr()?;
+    sock.set_nonblocking(false)?;
+    let done = Arc::new(AtomicBool::new(false));
+    let handle = DataChannel {
+        sock: sock.try_clone()?,
+        done: Arc::clone(&done),
+    };
+    let on_stop = sock.try_clone()?;
+    let (ended_tx, ended_rx) = tokio::sync::oneshot::channel::<()>();
     let mut stop = slot.stop.subscribe();
-    tokio::select! {
-        _ = stopped(&mut stop) => {}
-        r = channel(&reg, &slot, &inst, stream) => {
-            if let Err(e) = r {
-                tracing::debug!(name = %slot.name, error = %e, "data channel ended");
+    tokio::spawn(async move {
+        tokio::select! {
+            _ = stopped(&mut stop) => {
+                let _ = on_stop.shutdown(Shutdown::Both);
             }
+            _ = ended_rx => {}
         }
-    }
-    tracing::debug!(name = %slot.name, "data channel closed");
+    });
+    let s = Arc::clone(&slot);
+    std::thread::Builder::new()
+        .name("vtpm-data".into())
+        .spawn(move || {
+            let _guard = s.connection();
+            if let Err(e) = channel(&reg, &s, &inst, sock) {
+                tracing::debug!(name = %s.name, error = %e, "data channel ended");
+            }
+            tracing::debug!(name = %s.name, "data channel closed");
+            done.store(true, Ordering::Release);
+            drop(ended_tx);
+        })?;
+    *super::registry::lock(&slot.data_channel) = Some(handle);
+    Ok(())
 }
 
 /// How reading a part of a frame ended.
@@ -71,65 +113,80 @@ enum Part {
     Short(usize),
 }
 
-/// Reads `buf.len()` bytes; the wait for the first byte of a frame
-/// (`frame_start`) is unbounded, later stalls end at
-/// [`net::FRAME_TIMEOUT`].
-async fn read_part<R: AsyncRead + Unpin>(r: &mut R, buf: &mut [u8], frame_start: bool) -> Part {
-    let mut got = 0;
-    while got < buf.len() {
-        let read = r.read(&mut buf[got..]);
-        let n = if frame_start && got == 0 {
-            read.await
-        } else {
-            match timeout(net::FRAME_TIMEOUT, read).await {
-                Ok(r) => r,
-                Err(_) => return Part::Short(got),
-            }
-        };
-        match n {
-            Ok(0) if got == 0 && frame_start => return Part::Closed,
-            Ok(0) | Err(_) => return Part::Short(got),
-            Ok(n) => got += n,
-        }
-    }
-    Part::Full
+/// The read side: buffered, with the socket's read timeout switched only
+/// when a read must really wait.
+struct Input {
+    r: BufReader<UnixStream>,
+    timed: bool,
 }
 
-async fn run(
+impl Input {
+    /// Reads `buf.len()` bytes; the wait for the first byte of a frame
+    /// (`frame_start`) is unbounded, later stalls end at
+    /// [`net::FRAME_TIMEOUT`].
+    fn read_part(&mut self, buf: &mut [u8], frame_start: bool) -> Part {
+        let mut got = 0;
+        while got < buf.len() {
+            if self.r.buffer().is_empty() {
+                let want_timed = !(frame_start && got == 0);
+                if want_timed != self.timed {
+                    let t = want_timed.then_some(net::FRAME_TIMEOUT);
+                    if self.r.get_ref().set_read_timeout(t).is_err() {
+                        return Part::Short(got);
+                    }
+                    self.timed = want_timed;
+                }
+            }
+            match self.r.read(&mut buf[got..]) {
+                Ok(0) if got == 0 && frame_start => return Part::Closed,
+                Ok(0) => return Part::Short(got),
+                Ok(n) => got += n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(_) => return Part::Short(got),
+            }
+        }
+        Part::Full
+    }
+}
+
+fn run(
     reg: &Registry,
     slot: &Slot,
     inst: &SharedInstance,
     locality: Option<u8>,
-    command: Vec<u8>,
-) -> io::Result<Vec<u8>> {
-    let r = with_instance(inst, move |i| {
+    command: &[u8],
+) -> Vec<u8> {
+    let r = {
+        let mut i = net::lock(inst);
         if let Some(l) = locality {
             i.set_locality(l);
         }
         if !i.is_powered() {
-            return error_response(Rc::FAILURE);
+            error_response(Rc::FAILURE)
+        } else {
+            let l = i.locality();
+            i.execute(l, command)
         }
-        let l = i.locality();
-        i.execute(l, &command)
-    })
-    .await
-    .ok_or_else(|| io::Error::other("the command thread failed"))?;
+    };
     reg.touch(slot);
-    Ok(r)
+    r
 }
 
-async fn channel(
+fn channel(
     reg: &Registry,
     slot: &Slot,
     inst: &SharedInstance,
-    mut stream: UnixStream,
+    stream: UnixStream,
 ) -> io::Result<()> {
-    let (rd, mut wr) = stream.split();
-    let mut rd = BufReader::with_capacity(net::READ_BUFFER, rd);
+    let mut wr = stream.try_clone()?;
+    let mut rd = Input {
+        r: BufReader::with_capacity(net::READ_BUFFER, stream),
+        timed: false,
+    };
     loop {
         // 9 bytes: the whole simulator prefix, and less than any raw command.
         let mut head = [0u8; 9];
-        match read_part(&mut rd, &mut head, true).await {
+        match rd.read_part(&mut head, true) {
             Part::Full => {}
             Part::Closed | Part::Short(_) => return Ok(()),
         }
@@ -141,7 +198,7 @@ async fn channel(
                 return Ok(());
             }
             let mut command = vec![0u8; size];
-            let whole = match read_part(&mut rd, &mut command, false).await {
+            let whole = match rd.read_part(&mut command, false) {
                 Part::Full => true,
                 Part::Short(n) => {
                     command.truncate(n);
@@ -149,12 +206,12 @@ async fn channel(
                 }
                 Part::Closed => return Ok(()),
             };
-            let response = run(reg, slot, inst, Some(head[4]), command).await?;
+            let response = run(reg, slot, inst, Some(head[4]), &command);
             let mut out = Vec::with_capacity(response.len() + 8);
             out.extend_from_slice(&(response.len() as u32).to_be_bytes());
             out.extend_from_slice(&response);
             out.extend_from_slice(&0u32.to_be_bytes());
-            wr.write_all(&out).await?;
+            wr.write_all(&out)?;
             if !whole {
                 return Ok(());
             }
@@ -171,17 +228,17 @@ async fn channel(
                 tracing::debug!(name = %slot.name, tag, size, "data channel: non-TPM-2.0 tag");
             }
             command.resize(size, 0);
-            match read_part(&mut rd, &mut command[9..], false).await {
+            match rd.read_part(&mut command[9..], false) {
                 Part::Full => {
-                    let response = run(reg, slot, inst, None, command).await?;
-                    wr.write_all(&response).await?;
+                    let response = run(reg, slot, inst, None, &command);
+                    wr.write_all(&response)?;
                 }
                 Part::Short(n) if n > 0 => {
                     // Cut short: the TPM answers TPM_RC_COMMAND_SIZE for
                     // what arrived, then the channel closes (as swtpm).
                     command.truncate(9 + n);
-                    let response = run(reg, slot, inst, None, command).await?;
-                    wr.write_all(&response).await?;
+                    let response = run(reg, slot, inst, None, &command);
+                    wr.write_all(&response)?;
                     return Ok(());
                 }
                 // Fewer than 10 bytes: no header yet, no answer.
@@ -192,7 +249,7 @@ async fn channel(
         // A size that cannot be right: answer the header and close, since
         // where the next frame starts is unknown.
         let mut tenth = [0u8; 1];
-        if !matches!(read_part(&mut rd, &mut tenth, false).await, Part::Full) {
+        if !matches!(rd.read_part(&mut tenth, false), Part::Full) {
             return Ok(());
         }
         command.push(tenth[0]);
@@ -200,9 +257,9 @@ async fn channel(
             error_response(Rc::COMMAND_SIZE)
         } else {
             tracing::warn!(name = %slot.name, tag, size, "data channel: malformed frame: answering and closing");
-            run(reg, slot, inst, None, command).await?
+            run(reg, slot, inst, None, &command)
         };
-        wr.write_all(&response).await?;
+        wr.write_all(&response)?;
         return Ok(());
     }
 }

@@ -78,6 +78,14 @@ pub struct Meta {
     pub eks: Vec<EkInfo>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub listen: Option<Listen>,
+    /// Live-migration blobs leave (and enter) in the clear
+    /// (`--migration-plaintext`; unsafe, see docs/vtpm-state.md).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub migration_plaintext: bool,
+    /// A migration destination (`--incoming SOURCE`): not manufactured,
+    /// it takes its state from migration blobs sealed for SOURCE.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub incoming: Option<String>,
 }
 
 impl Meta {
@@ -93,6 +101,8 @@ impl Meta {
             pcr_banks,
             eks,
             listen: None,
+            migration_plaintext: false,
+            incoming: None,
         }
     }
 }

@@ -13,8 +13,16 @@
 //!
 //! Instances are loaded on their first connection and unloaded when idle
 //! (see `registry`); one instance's commands run in order, different
-//! instances' in parallel, on a tokio runtime whose async workers only move
-//! bytes and whose blocking pool runs the engines.
+//! instances' in parallel. A VM's data channel (the TPM commands QEMU
+//! sends) has a thread of its own with blocking I/O, like swtpm's main
+//! loop (see `data_channel`); control sockets, TCP listeners and the
+//! management socket run on a tokio runtime whose blocking pool runs their
+//! engine calls. Live migration (CMD_GET/SET_STATEBLOB, sealed blobs):
+//! see `migration` and docs/vtpm-state.md.
+//!
+//! `create` also takes `"incoming":"SOURCE"` (a migration destination that
+//! accepts only state blobs sealed for SOURCE) and
+//! `"migration_plaintext":true` (unsafe: clear blobs).
 //!
 //! # Management protocol
 //!
@@ -56,6 +64,7 @@ mod data_channel;
 pub mod manufacture;
 pub mod meta;
 mod mgmt;
+mod migration;
 mod ops;
 mod registry;
 mod storage;

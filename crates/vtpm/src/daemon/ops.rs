@@ -93,7 +93,10 @@ impl Registry {
     pub fn show(&self, name: &str) -> Result<InstanceInfo, ApiError> {
         let slot = self.find(name)?;
         let meta = self.read_meta(name)?;
-        Ok(self.info(&slot, Some(&meta)))
+        let mut info = self.info(&slot, Some(&meta));
+        // The version the rollback record holds for this instance.
+        info.state_version = self.storage.sealed().version(name);
+        Ok(info)
     }
 
     fn reserve(&self, name: &str) -> Result<Reservation<'_>, ApiError> {
@@ -211,10 +214,23 @@ impl Registry {
                 })
             })
             .transpose()?;
+        if let Some(src) = &req.incoming {
+            meta::validate_name(src).map_err(invalid)?;
+            if *src == name {
+                return Err(invalid("a vTPM cannot be its own migration source"));
+            }
+        }
         let meta = self.build(&name, |dir| {
             let config = EngineConfig { pcr_banks: banks };
-            let (tpm, eks) = manufacture::manufacture(&config, &*self.ca, &kinds)
-                .map_err(|e| internal("cannot manufacture the vTPM", e))?;
+            // A migration destination gets its state (seeds, EKs, NV) from
+            // the source's blobs; until then it holds a blank TPM with no
+            // EK, never handed to a guest (QEMU -incoming only INITs it).
+            let (tpm, eks) = if req.incoming.is_some() {
+                (Tpm::new(&config), Vec::new())
+            } else {
+                manufacture::manufacture(&config, &*self.ca, &kinds)
+                    .map_err(|e| internal("cannot manufacture the vTPM", e))?
+            };
             let mut store = self
                 .storage
                 .open(dir, &name)
@@ -230,10 +246,27 @@ impl Registry {
             let mut banks: Vec<String> = inst.pcr_banks().iter().map(|b| b.name().into()).collect();
             banks.sort();
             let mut meta = Meta::new(&name, banks, eks);
+            // A destination of a source in this daemon describes the TPM it
+            // is going to receive: the source's banks, EKs and certificates
+            // (the migrated seeds derive the same EKs).
+            if let Some(src) = req.incoming.as_deref().and_then(|s| self.read_meta(s).ok()) {
+                meta.pcr_banks = src.pcr_banks;
+                meta.eks = src.eks;
+            }
             meta.listen = listen;
+            meta.migration_plaintext = req.migration_plaintext;
+            meta.incoming = req.incoming.clone();
             Ok(meta)
         })?;
-        tracing::info!(name, eks = ?kinds, "vTPM manufactured");
+        match &req.incoming {
+            Some(src) => {
+                tracing::info!(name, source = %src, "vTPM created as a live-migration destination")
+            }
+            None => tracing::info!(name, eks = ?kinds, "vTPM manufactured"),
+        }
+        if req.migration_plaintext {
+            tracing::warn!(name, "vTPM created with --migration-plaintext: its migration blobs carry its secrets in the clear");
+        }
         Ok(self.register(&meta, endpoints))
     }
 

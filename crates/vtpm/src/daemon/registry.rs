@@ -22,7 +22,6 @@ use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 use std::time::{Duration, Instant};
 
 use tokio::sync::watch;
-use tokio::task::AbortHandle;
 
 use super::api::{ApiError, ErrorCode, InstanceInfo, ListenInfo};
 use super::manufacture::kind_bit;
@@ -70,12 +69,16 @@ pub(crate) struct Slot {
     /// [`EkKind::bit`]s.
     pub ek_kinds: u8,
     pub listen: Option<Listen>,
+    /// `--migration-plaintext`.
+    pub migration_plaintext: bool,
+    /// `--incoming SOURCE`.
+    pub incoming: Option<Arc<str>>,
     /// The engine, when in memory.
     pub loaded: Mutex<Option<SharedInstance>>,
     /// The TCP handler (pins the engine) once a TCP client came.
     pub tcp: Mutex<Option<Arc<TcpState>>>,
     /// The data channel received with CMD_SET_DATAFD, while served.
-    pub data_channel: Mutex<Option<AbortHandle>>,
+    pub data_channel: Mutex<Option<super::data_channel::DataChannel>>,
     /// Milliseconds since the registry's epoch at the last use.
     last_used: AtomicU64,
     connections: AtomicU32,
@@ -99,6 +102,8 @@ impl Slot {
             pcr_banks: meta.pcr_banks.join(",").into_boxed_str(),
             ek_kinds,
             listen: meta.listen,
+            migration_plaintext: meta.migration_plaintext,
+            incoming: meta.incoming.as_deref().map(Arc::from),
             loaded: Mutex::new(None),
             tcp: Mutex::new(None),
             data_channel: Mutex::new(None),
@@ -354,6 +359,8 @@ impl Registry {
             state_dir: detail.map(|_| self.instance_dir(&slot.name).display().to_string()),
             state_version: None,
             error: refused,
+            migration_plaintext: slot.migration_plaintext,
+            incoming: slot.incoming.as_deref().map(str::to_string),
         }
     }
 

@@ -38,6 +38,11 @@ impl Storage {
         self.sealed.instance(name).map_err(backend)
     }
 
+    /// The sealed store itself (migration blobs are sealed with its keys).
+    pub fn sealed(&self) -> &Arc<SealedStore> {
+        &self.sealed
+    }
+
     /// Forgets the state of a deleted instance (its version record keeps a
     /// tombstone, so an old copy cannot be brought back either).
     pub fn remove(&self, name: &str) -> Result<(), StoreError> {

@@ -604,6 +604,39 @@ impl SealedStore {
         Ok((h.id, blob))
     }
 
+    /// Seals one swtpm state blob (`blob_type` = PTM_BLOB_TYPE_*) of
+    /// `instance` for a live migration: AES-256-GCM under the instance's
+    /// migration key (HKDF purpose "migration", context the instance
+    /// name); the clear header, authenticated as associated data, names the
+    /// instance and carries the blob type in its version field, so a blob
+    /// opens only as the type of only the instance it was sealed for.
+    pub fn seal_migration_blob(
+        &self,
+        instance: &str,
+        blob_type: u32,
+        blob: &[u8],
+    ) -> Result<Vec<u8>, SealError> {
+        name_ok(instance)?;
+        envelope::seal(
+            &self.master,
+            Kind::Migration,
+            instance,
+            u64::from(blob_type),
+            blob,
+        )
+        .map_err(SealError::Blob)
+    }
+
+    /// Opens a [`SealedStore::seal_migration_blob`] blob: the instance it
+    /// was sealed for, its blob type and the payload.
+    pub fn open_migration_blob(
+        &self,
+        bytes: &[u8],
+    ) -> Result<(String, u64, Zeroizing<Vec<u8>>), SealError> {
+        let (h, blob) = self.open_blob(bytes, Kind::Migration)?;
+        Ok((h.id, h.version, blob))
+    }
+
     fn open_blob(
         &self,
         bytes: &[u8],
