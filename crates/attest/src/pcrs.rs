@@ -1,0 +1,269 @@
+//! PCR values as the agent reports them (protocol: bank name → index →
+//! hex), and the check that they are the values a quote signed: the
+//! quote's pcrDigest is H(value of every selected PCR, concatenated in
+//! TPML_PCR_SELECTION order — banks in list order, PCRs ascending within a
+//! bank) with the signing hash (TPM 2.0 Part 3 §18.4.1, Part 1 §17).
+
+use std::collections::BTreeMap;
+
+use subtle::ConstantTimeEq;
+use tpm::crypto::HashAlg;
+use tpm::types::PcrSelectionList;
+
+use crate::failure::{hex, Failure};
+use crate::quote::QuoteInfo;
+
+/// PCRs of a PC Client TPM.
+pub const PCR_COUNT: usize = 24;
+
+/// One bank's values, by index.
+type Bank = Box<[Option<Vec<u8>>; PCR_COUNT]>;
+
+/// PCR values per bank.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct PcrValues {
+    banks: Vec<(HashAlg, Bank)>,
+}
+
+impl PcrValues {
+    pub fn new() -> PcrValues {
+        PcrValues::default()
+    }
+
+    /// Reads the protocol map (`Evidence::pcrs`). Unknown bank names,
+    /// indices ≥ 24, bad hex and values of the wrong size are errors.
+    pub fn from_protocol(
+        map: &BTreeMap<String, BTreeMap<u32, String>>,
+    ) -> Result<PcrValues, Failure> {
+        let mut out = PcrValues::new();
+        for (bank_name, values) in map {
+            let bank = HashAlg::from_name(bank_name).ok_or_else(|| {
+                Failure::PcrValuesMalformed(format!("unknown PCR bank {bank_name:?}"))
+            })?;
+            for (&index, value) in values {
+                let bytes = hex_decode(value).ok_or_else(|| {
+                    Failure::PcrValuesMalformed(format!("PCR {index} ({bank_name}) is not hex"))
+                })?;
+                if bytes.len() != bank.digest_size() {
+                    return Err(Failure::PcrValuesMalformed(format!(
+                        "PCR {index} ({bank_name}) is {} bytes, not {}",
+                        bytes.len(),
+                        bank.digest_size()
+                    )));
+                }
+                if !out.set(bank, index, bytes) {
+                    return Err(Failure::PcrValuesMalformed(format!(
+                        "PCR index {index} ({bank_name}) is out of range"
+                    )));
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// The protocol map form (what the agent sends).
+    pub fn to_protocol(&self) -> BTreeMap<String, BTreeMap<u32, String>> {
+        let mut out = BTreeMap::new();
+        for (bank, values) in &self.banks {
+            let m: &mut BTreeMap<u32, String> = out.entry(bank.name().to_string()).or_default();
+            for (i, v) in values.iter().enumerate() {
+                if let (Some(v), Ok(i)) = (v, u32::try_from(i)) {
+                    m.insert(i, hex(v));
+                }
+            }
+        }
+        out
+    }
+
+    /// Sets a value; false if `index` is out of range.
+    pub fn set(&mut self, bank: HashAlg, index: u32, value: Vec<u8>) -> bool {
+        let Some(i) = usize::try_from(index).ok().filter(|&i| i < PCR_COUNT) else {
+            return false;
+        };
+        let slot = match self.banks.iter().position(|(b, _)| *b == bank) {
+            Some(p) => p,
+            None => {
+                self.banks
+                    .push((bank, Box::new(std::array::from_fn(|_| None))));
+                self.banks.len() - 1
+            }
+        };
+        if let Some(v) = self.banks.get_mut(slot).and_then(|(_, v)| v.get_mut(i)) {
+            *v = Some(value);
+        }
+        true
+    }
+
+    /// The value of PCR `index` in `bank`, if known.
+    pub fn get(&self, bank: HashAlg, index: u32) -> Option<&[u8]> {
+        let i = usize::try_from(index).ok()?;
+        self.banks
+            .iter()
+            .find(|(b, _)| *b == bank)
+            .and_then(|(_, v)| v.get(i))
+            .and_then(|v| v.as_deref())
+    }
+
+    /// The banks with at least one value.
+    pub fn banks(&self) -> impl Iterator<Item = HashAlg> + '_ {
+        self.banks.iter().map(|(b, _)| *b)
+    }
+
+    /// H(selected values in selection order) — the pcrDigest a quote over
+    /// `selection` with `hash` carries (Part 3 §18.4.1). A selected PCR
+    /// without a value is [`Failure::PcrValueMissing`].
+    pub fn digest(&self, selection: &PcrSelectionList, hash: HashAlg) -> Result<Vec<u8>, Failure> {
+        let mut h = hash.hasher();
+        for s in &selection.0 {
+            for i in s.indices() {
+                let index = u32::try_from(i).unwrap_or(u32::MAX);
+                let v = self.get(s.hash, index).ok_or(Failure::PcrValueMissing {
+                    bank: s.hash.name().into(),
+                    index,
+                })?;
+                h.update(v);
+            }
+        }
+        Ok(h.finish())
+    }
+
+    /// Checks that these values are the ones `quote` signed.
+    pub fn check_quote(&self, quote: &QuoteInfo) -> Result<(), Failure> {
+        let computed = self.digest(&quote.pcr_select, quote.hash)?;
+        if bool::from(computed.as_slice().ct_eq(quote.pcr_digest.as_slice())) {
+            Ok(())
+        } else {
+            Err(Failure::PcrDigestMismatch {
+                hash: quote.hash.name().into(),
+                quoted: hex(&quote.pcr_digest),
+                computed: hex(&computed),
+            })
+        }
+    }
+
+    /// Keeps only the PCRs `selection` covers (what a quote proves).
+    pub fn restricted_to(&self, selection: &PcrSelectionList) -> PcrValues {
+        let mut out = PcrValues::new();
+        for s in &selection.0 {
+            for i in s.indices() {
+                let index = u32::try_from(i).unwrap_or(u32::MAX);
+                if let Some(v) = self.get(s.hash, index) {
+                    out.set(s.hash, index, v.to_vec());
+                }
+            }
+        }
+        out
+    }
+}
+
+/// A challenge's `pcr_selection` (bank name → indices) as the
+/// TPML_PCR_SELECTION to quote, banks in name order. Unknown banks and
+/// indices ≥ 24 are errors.
+pub fn selection_from_protocol(
+    map: &BTreeMap<String, Vec<u32>>,
+) -> Result<PcrSelectionList, Failure> {
+    let mut list = Vec::new();
+    for (name, indices) in map {
+        let bank = HashAlg::from_name(name)
+            .ok_or_else(|| Failure::PcrValuesMalformed(format!("unknown PCR bank {name:?}")))?;
+        let mut sel = tpm::types::PcrSelection::none(bank);
+        for &i in indices {
+            let i = usize::try_from(i)
+                .ok()
+                .filter(|&i| i < PCR_COUNT)
+                .ok_or_else(|| Failure::PcrValuesMalformed(format!("PCR index {i} ({name})")))?;
+            sel.set(i, true);
+        }
+        list.push(sel);
+    }
+    Ok(PcrSelectionList(list))
+}
+
+/// Whether `selection` covers PCR `index` of `bank`.
+pub fn is_selected(selection: &PcrSelectionList, bank: HashAlg, index: u32) -> bool {
+    let Ok(i) = usize::try_from(index) else {
+        return false;
+    };
+    selection
+        .0
+        .iter()
+        .any(|s| s.hash == bank && s.is_selected(i))
+}
+
+/// Lower- or upper-case hex without separators; an optional `0x` prefix is
+/// accepted (policies written by hand often have it).
+pub(crate) fn hex_decode(s: &str) -> Option<Vec<u8>> {
+    let s = s.strip_prefix("0x").unwrap_or(s);
+    if !s.len().is_multiple_of(2) {
+        return None;
+    }
+    let nib = |c: u8| match c {
+        b'0'..=b'9' => Some(c - b'0'),
+        b'a'..=b'f' => Some(c - b'a' + 10),
+        b'A'..=b'F' => Some(c - b'A' + 10),
+        _ => None,
+    };
+    s.as_bytes()
+        .chunks_exact(2)
+        .map(|p| match p {
+            [a, b] => Some(nib(*a)? << 4 | nib(*b)?),
+            _ => None,
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tpm::types::PcrSelection;
+
+    #[test]
+    fn digest_follows_selection_order() {
+        let mut v = PcrValues::new();
+        v.set(HashAlg::Sha256, 0, vec![1; 32]);
+        v.set(HashAlg::Sha256, 7, vec![7; 32]);
+        v.set(HashAlg::Sha1, 0, vec![2; 20]);
+        let sel = PcrSelectionList(vec![
+            PcrSelection::with(HashAlg::Sha1, &[0]),
+            PcrSelection::with(HashAlg::Sha256, &[7, 0]),
+        ]);
+        let want = HashAlg::Sha256.digest(&[&[2; 20], &[1; 32], &[7; 32]]);
+        assert_eq!(v.digest(&sel, HashAlg::Sha256).unwrap(), want);
+        let missing = PcrSelectionList(vec![PcrSelection::with(HashAlg::Sha256, &[8])]);
+        assert_eq!(
+            v.digest(&missing, HashAlg::Sha256),
+            Err(Failure::PcrValueMissing {
+                bank: "sha256".into(),
+                index: 8
+            })
+        );
+    }
+
+    #[test]
+    fn protocol_map_round_trips_and_rejects_bad_values() {
+        let mut v = PcrValues::new();
+        v.set(HashAlg::Sha256, 3, vec![0xab; 32]);
+        let map = v.to_protocol();
+        assert_eq!(map["sha256"][&3], "ab".repeat(32));
+        assert_eq!(PcrValues::from_protocol(&map).unwrap(), v);
+        let bad = BTreeMap::from([(
+            "sha256".to_string(),
+            BTreeMap::from([(3, "ab".to_string())]),
+        )]);
+        assert!(matches!(
+            PcrValues::from_protocol(&bad),
+            Err(Failure::PcrValuesMalformed(m)) if m.contains("1 bytes, not 32")
+        ));
+        let sel =
+            selection_from_protocol(&BTreeMap::from([("sha256".to_string(), vec![10, 0, 7])]))
+                .unwrap();
+        assert_eq!(sel.0[0].indices().collect::<Vec<_>>(), vec![0, 7, 10]);
+        assert!(
+            selection_from_protocol(&BTreeMap::from([("sha256".to_string(), vec![24])])).is_err()
+        );
+        let bad = BTreeMap::from([("md5".to_string(), BTreeMap::new())]);
+        assert!(PcrValues::from_protocol(&bad).is_err());
+        let bad = BTreeMap::from([("sha1".to_string(), BTreeMap::from([(24, "00".repeat(20))]))]);
+        assert!(PcrValues::from_protocol(&bad).is_err());
+    }
+}
