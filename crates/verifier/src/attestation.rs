@@ -1,0 +1,177 @@
+//! The verifier's calls into the `attest` crate (all verification lives
+//! there; this module only adapts types and error strings).
+
+use attest::appraise::{AgentHistory, AppraisalInput};
+use attest::ear::TrustVector;
+use attest::policy::Policy;
+use attest::protocol::Evidence;
+use attest::quote::AkVerifier;
+use tpm::types::Public;
+use tpm::wire::{Codec, Reader};
+
+/// A validated policy document.
+#[derive(Clone, Debug)]
+pub struct ParsedPolicy(pub Policy);
+
+impl ParsedPolicy {
+    pub fn name(&self) -> &str {
+        &self.0.name
+    }
+    pub fn pcr_selection(&self) -> std::collections::BTreeMap<String, Vec<u32>> {
+        self.0.pcr_selection()
+    }
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(&self.0).unwrap_or_default()
+    }
+}
+
+/// Parses and validates a policy (attest::policy::Policy JSON).
+pub fn parse_policy(text: &str) -> Result<ParsedPolicy, String> {
+    Policy::from_json(text)
+        .map(ParsedPolicy)
+        .map_err(|e| e.to_string())
+}
+
+/// A TPMT_PUBLIC that must fill `bytes` exactly (TPM 2.0 Part 2 §12.2.4).
+pub fn parse_public(bytes: &[u8]) -> Result<Public, String> {
+    let mut r = Reader::new(bytes);
+    let p = Public::decode(&mut r).map_err(|e| format!("not a TPMT_PUBLIC: {e}"))?;
+    if !r.is_empty() {
+        return Err(format!(
+            "{} bytes left after the TPMT_PUBLIC",
+            r.remaining()
+        ));
+    }
+    Ok(p)
+}
+
+/// An AK must be a restricted signing key (TPM 2.0 Part 1 §25.2: only a
+/// restricted key's quotes are known to be of TPM-generated data) that
+/// the verifier can check quotes with.
+pub fn check_ak(ak: &Public) -> Result<(), String> {
+    let a = ak.attributes;
+    if !a.restricted() || !a.sign_encrypt() || a.decrypt() {
+        return Err(
+            "the AK must be a restricted signing key (restricted, sign, not decrypt)".into(),
+        );
+    }
+    if !a.fixed_tpm() {
+        return Err("the AK must be fixedTPM (it must not leave its TPM)".into());
+    }
+    AkVerifier::new(ak).map(|_| ()).map_err(|e| e.to_string())
+}
+
+/// The object's Name (nameAlg || H(TPMT_PUBLIC)), Part 1 §16.
+pub fn name_of(p: &Public) -> Result<Vec<u8>, String> {
+    p.name()
+        .map(|n| n.as_bytes().to_vec())
+        .ok_or_else(|| "the key's name algorithm is not implemented".into())
+}
+
+/// Whether `der` is an X.509 certificate.
+pub fn check_ca_certificate(der: &[u8]) -> Result<(), String> {
+    use der::Decode;
+    x509_cert::Certificate::from_der(der)
+        .map(|_| ())
+        .map_err(|e| format!("not an X.509 certificate: {e}"))
+}
+
+/// Software MakeCredential (attest::credential, Part 1 §24).
+pub fn make_credential(
+    ek: &Public,
+    ak_name: &[u8],
+    secret: &[u8],
+) -> Result<(Vec<u8>, Vec<u8>), String> {
+    attest::credential::make_credential(ek, ak_name, secret, &mut rand::rngs::OsRng)
+        .map_err(|e| e.to_string())
+}
+
+/// The activation proof the agent must send.
+pub fn activation_proof(secret: &[u8], id: &str, ak_name: &[u8]) -> Vec<u8> {
+    attest::credential::activation_proof(secret, id, ak_name)
+}
+
+/// Checks the EK certificate chains to one of `anchors` (DER) and carries
+/// the EK's key. Returns the issuer's name.
+pub fn verify_ek_cert(der: &[u8], anchors: &[Vec<u8>], ek: &Public) -> Result<String, String> {
+    attest::ekcert::verify_ek_certificate(der, anchors, ek)
+        .map(|info| info.issuer)
+        .map_err(|e| e.to_string())
+}
+
+/// Reads PEM bundles or DER certificate files into DER certificates.
+pub fn parse_certificates(bytes: &[u8]) -> Result<Vec<Vec<u8>>, String> {
+    attest::ekcert::parse_certificates(bytes).map_err(|e| e.to_string())
+}
+
+/// What one appraisal decided, in storable form.
+#[derive(Clone, Debug)]
+pub struct Outcome {
+    pub passed: bool,
+    pub reasons: Vec<String>,
+    pub history_json: Option<String>,
+    pub ima_offset: i64,
+    /// AR4SI trustworthiness vector of this appraisal (JSON), for EAR.
+    pub trust_vector_json: Option<String>,
+    /// The only failure is that the event log was skipped while the boot
+    /// PCRs changed: not a verdict, the agent must resend with the log.
+    pub retry_with_log: bool,
+}
+
+/// Appraises evidence (attest::appraise).
+pub fn appraise(
+    ak_public: &[u8],
+    nonce: &[u8],
+    history_json: Option<&str>,
+    evidence: &Evidence,
+    policy: Option<&ParsedPolicy>,
+) -> Outcome {
+    let fail = |r: String| Outcome {
+        passed: false,
+        reasons: vec![r],
+        history_json: None,
+        ima_offset: 0,
+        trust_vector_json: None,
+        retry_with_log: false,
+    };
+    let ak = match AkVerifier::from_tpmt_public(ak_public) {
+        Ok(a) => a,
+        Err(e) => return fail(e.to_string()),
+    };
+    let history: Option<AgentHistory> = match history_json {
+        Some(h) => match serde_json::from_str(h) {
+            Ok(h) => Some(h),
+            Err(e) => return fail(format!("stored history is unreadable: {e}")),
+        },
+        None => None,
+    };
+    let default = Policy::default();
+    let policy = policy.map(|p| &p.0).unwrap_or(&default);
+    let a = attest::appraise::appraise(&AppraisalInput {
+        ak: &ak,
+        expected_nonce: nonce,
+        history: history.as_ref(),
+        evidence,
+        policy,
+    });
+    Outcome {
+        passed: a.passed,
+        reasons: a.reasons(),
+        history_json: serde_json::to_string(&a.new_history).ok(),
+        ima_offset: i64::try_from(a.new_history.ima_offset()).unwrap_or(i64::MAX),
+        trust_vector_json: serde_json::to_string(&TrustVector::from_appraisal(&a, true)).ok(),
+        retry_with_log: !a.passed
+            && !a.failures.is_empty()
+            && a.failures
+                .iter()
+                .all(|f| matches!(f, attest::Failure::EventLogMissing)),
+    }
+}
+
+/// Whether the next challenge must ask for the event log.
+pub fn needs_event_log(history_json: Option<&str>) -> bool {
+    history_json
+        .and_then(|h| serde_json::from_str::<AgentHistory>(h).ok())
+        .map(|h| h.needs_event_log())
+        .unwrap_or(true)
+}

@@ -1,0 +1,667 @@
+//! The registrar and verifier logic, independent of HTTP: every API
+//! handler is a thin call into [`Service`].
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use attest::protocol::{
+    ActivateRequest, AttestationResult, Challenge, EnrollRequest, EnrollResponse, Evidence,
+    NodeKind, NodeState,
+};
+use subtle::ConstantTimeEq;
+use zeroize::Zeroizing;
+
+use crate::attestation::{self, ParsedPolicy};
+use crate::ear::EarSigner;
+use crate::ident::{valid_agent_id, valid_policy_name};
+use crate::storage::{
+    now_ms, state_str, AgentRecord, AppraisalRecord, Enrollment, Status, Store, StoreError,
+};
+
+/// What went wrong with a request, mapped to an HTTP status by the API.
+#[derive(Debug, thiserror::Error)]
+pub enum ServiceError {
+    #[error("{0}")]
+    BadRequest(String),
+    #[error("{0}")]
+    Forbidden(String),
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
+    Conflict(String),
+    #[error("{0}")]
+    Unprocessable(String),
+    #[error("storage: {0}")]
+    Store(#[from] StoreError),
+}
+
+pub type Result<T> = std::result::Result<T, ServiceError>;
+
+/// Settings of the registrar/verifier.
+#[derive(Clone, Debug)]
+pub struct ServiceConfig {
+    /// How often agents send evidence.
+    pub interval: Duration,
+    /// This process's name among replicas sharing a database.
+    pub replica_id: String,
+    /// DER trust anchors for EK certificates (vendor roots, swtpm CA, ...).
+    pub trust_anchors: Vec<Vec<u8>>,
+}
+
+/// Default PCRs to quote when a node has no policy (or its policy needs
+/// fewer): SHA-256 PCRs 0-9 (firmware, boot loader, kernel), 10 (IMA)
+/// and 14 (shim's MOK list).
+pub fn default_pcrs() -> Vec<u32> {
+    let mut v: Vec<u32> = (0..=10).collect();
+    v.push(14);
+    v
+}
+
+/// The service.
+pub struct Service {
+    pub store: Store,
+    pub cfg: ServiceConfig,
+    pub ear: EarSigner,
+    /// Parsed policies by name, with the version they were parsed at: a
+    /// runtime policy can hold many thousands of digests and regexes, too
+    /// costly to parse for every piece of evidence.
+    policies: Mutex<HashMap<String, (i64, Arc<ParsedPolicy>)>>,
+}
+
+impl Service {
+    pub fn new(store: Store, cfg: ServiceConfig, ear: EarSigner) -> Arc<Service> {
+        Arc::new(Service {
+            store,
+            cfg,
+            ear,
+            policies: Mutex::new(HashMap::new()),
+        })
+    }
+
+    fn interval_ms(&self) -> i64 {
+        i64::try_from(self.cfg.interval.as_millis()).unwrap_or(i64::MAX)
+    }
+
+    async fn agent(&self, id: &str) -> Result<AgentRecord> {
+        if !valid_agent_id(id) {
+            return Err(ServiceError::BadRequest(format!(
+                "invalid agent id {id:?}: use 1-64 of [A-Za-z0-9._-]"
+            )));
+        }
+        self.store
+            .get(id)
+            .await?
+            .ok_or_else(|| ServiceError::NotFound(format!("no node {id:?}")))
+    }
+
+    // ---------------- registrar ----------------
+
+    /// Enrollment (TCG EK credential pattern): check the EK certificate
+    /// against the trust anchors (and the vTPM CAs of enrolled hosts, which
+    /// links a VM to its host), check the AK is a restricted signing key,
+    /// and wrap a fresh secret for EK+AK with MakeCredential (TPM 2.0 Part 1
+    /// §24, Part 3 §12.6). Only the HMAC the agent must prove is stored.
+    pub async fn enroll(&self, req: EnrollRequest) -> Result<EnrollResponse> {
+        if !valid_agent_id(&req.agent_id) {
+            return Err(ServiceError::BadRequest(format!(
+                "invalid agent_id {:?}: use 1-64 of [A-Za-z0-9._-]",
+                req.agent_id
+            )));
+        }
+        let ek = attestation::parse_public(&req.ek_public)
+            .map_err(|e| ServiceError::BadRequest(format!("ek_public: {e}")))?;
+        let ak = attestation::parse_public(&req.ak_public)
+            .map_err(|e| ServiceError::BadRequest(format!("ak_public: {e}")))?;
+        attestation::check_ak(&ak)
+            .map_err(|e| ServiceError::BadRequest(format!("ak_public: {e}")))?;
+        let ak_name = attestation::name_of(&ak)
+            .map_err(|e| ServiceError::BadRequest(format!("ak_public: {e}")))?;
+        if let Some(ca) = &req.vtpm_ca_certificate {
+            if req.kind != NodeKind::Host {
+                return Err(ServiceError::BadRequest(
+                    "vtpm_ca_certificate is only for hosts".into(),
+                ));
+            }
+            attestation::check_ca_certificate(ca)
+                .map_err(|e| ServiceError::BadRequest(format!("vtpm_ca_certificate: {e}")))?;
+        }
+        // Which anchor vouches for the EK: a configured root, or the vTPM CA
+        // of an enrolled host (then this is a VM of that host).
+        // Which anchor vouches for the EK. A VM's EK certificate is looked
+        // up first under the vTPM CAs of activated hosts (that links the VM
+        // to its host), then under the configured anchors.
+        let mut host_id = None;
+        let mut issuer = None;
+        let mut last_err = String::from("no trust anchor is configured");
+        if req.kind == NodeKind::Vm {
+            for (hid, ca) in self.store.host_vtpm_cas().await? {
+                if hid == req.agent_id {
+                    continue;
+                }
+                match attestation::verify_ek_cert(
+                    &req.ek_certificate,
+                    std::slice::from_ref(&ca),
+                    &ek,
+                ) {
+                    Ok(i) => {
+                        issuer = Some(i);
+                        host_id = Some(hid);
+                        break;
+                    }
+                    Err(e) => {
+                        tracing::debug!(agent = %req.agent_id, host = %hid, "not under this host's vTPM CA: {e}");
+                        last_err = format!("not issued by any enrolled host's vTPM CA ({e})");
+                    }
+                }
+            }
+        }
+        if issuer.is_none() && !self.cfg.trust_anchors.is_empty() {
+            match attestation::verify_ek_cert(&req.ek_certificate, &self.cfg.trust_anchors, &ek) {
+                Ok(i) => issuer = Some(i),
+                Err(e) => last_err = e,
+            }
+        }
+        let Some(issuer) = issuer else {
+            return Err(ServiceError::Forbidden(format!(
+                "EK certificate is not trusted: {last_err}"
+            )));
+        };
+        let secret = Zeroizing::new(rand::random::<[u8; 32]>().to_vec());
+        let (credential_blob, encrypted_secret) =
+            attestation::make_credential(&ek, &ak_name, &secret)
+                .map_err(|e| ServiceError::BadRequest(format!("MakeCredential: {e}")))?;
+        let digest = attestation::activation_proof(&secret, &req.agent_id, &ak_name);
+        let now = now_ms();
+        let previous = self.store.get(&req.agent_id).await?;
+        self.store
+            .enroll(
+                &Enrollment {
+                    id: req.agent_id.clone(),
+                    kind: req.kind,
+                    ek_cert: req.ek_certificate,
+                    ek_public: req.ek_public,
+                    ak_public: req.ak_public,
+                    ak_name,
+                    ek_issuer: issuer,
+                    activation_digest: digest,
+                    vtpm_ca_cert: req.vtpm_ca_certificate,
+                    host_id,
+                },
+                now,
+            )
+            .await?;
+        if let Some(prev) = previous {
+            // Re-enrollment: back to registered, recorded as a transition.
+            let fresh = Status {
+                state: NodeState::Registered,
+                reasons: vec![],
+                appraisal_state: NodeState::Registered,
+                appraisal_reasons: vec![],
+                manual_reason: prev.status.manual_reason.clone(),
+            };
+            self.store
+                .save_status(
+                    &req.agent_id,
+                    &prev.status,
+                    &fresh,
+                    &self.cfg.replica_id,
+                    now,
+                )
+                .await?;
+            if prev.kind == NodeKind::Host {
+                self.reevaluate_vms(&req.agent_id).await?;
+            }
+        }
+        tracing::info!(agent = %req.agent_id, "enrolled; waiting for activation");
+        Ok(EnrollResponse {
+            credential_blob,
+            encrypted_secret,
+        })
+    }
+
+    /// Activation: the agent proves ActivateCredential recovered the secret
+    /// (`protocol::ActivateRequest`), compared in constant time.
+    pub async fn activate(&self, id: &str, req: ActivateRequest) -> Result<AttestationResult> {
+        let agent = self.agent(id).await?;
+        let Some(expected) = agent.activation_digest.as_ref() else {
+            return Err(ServiceError::Conflict(format!(
+                "node {id} is already activated; enroll again to replace its AK"
+            )));
+        };
+        if req.proof.len() != expected.len() || !bool::from(req.proof.ct_eq(expected)) {
+            return Err(ServiceError::Forbidden(
+                "activation proof does not match: the AK and the EK are not in the same TPM".into(),
+            ));
+        }
+        self.store.clear_activation(id).await?;
+        let status = Status {
+            appraisal_state: NodeState::Enrolled,
+            appraisal_reasons: vec![],
+            ..agent.status.clone()
+        };
+        let status = self.combine(&agent, status).await?;
+        self.store
+            .save_status(id, &agent.status, &status, &self.cfg.replica_id, now_ms())
+            .await?;
+        tracing::info!(agent = %id, "activated");
+        if agent.kind == NodeKind::Host {
+            self.reevaluate_vms(id).await?;
+        }
+        Ok(self.result(&status))
+    }
+
+    // ---------------- verifier ----------------
+
+    fn result(&self, s: &Status) -> AttestationResult {
+        AttestationResult {
+            state: s.state,
+            reasons: s.reasons.clone(),
+            next_in_ms: u64::try_from(self.interval_ms()).unwrap_or(2000),
+        }
+    }
+
+    async fn policy_of(&self, agent: &AgentRecord) -> Result<Option<Arc<ParsedPolicy>>> {
+        let Some(name) = &agent.policy else {
+            return Ok(None);
+        };
+        let Some(version) = self.store.policy_version(name).await? else {
+            return Ok(None);
+        };
+        if let Some((v, p)) = self.cached_policy(name) {
+            if v == version {
+                return Ok(Some(p));
+            }
+        }
+        let Some(text) = self.store.get_policy(name).await? else {
+            return Ok(None);
+        };
+        let parsed = Arc::new(
+            attest_policy(&text)
+                .map_err(|e| ServiceError::Unprocessable(format!("stored policy {name}: {e}")))?,
+        );
+        // The version read before the body: at worst the next call parses
+        // again, never a stale body under a newer version.
+        if let Ok(mut cache) = self.policies.lock() {
+            cache.insert(name.clone(), (version, parsed.clone()));
+        }
+        Ok(Some(parsed))
+    }
+
+    fn cached_policy(&self, name: &str) -> Option<(i64, Arc<ParsedPolicy>)> {
+        self.policies.lock().ok()?.get(name).cloned()
+    }
+
+    /// A fresh single-use nonce, stored in the database (any replica can
+    /// take the evidence), valid for two intervals.
+    pub async fn challenge(&self, id: &str) -> Result<Challenge> {
+        let agent = self.agent(id).await?;
+        if agent.activation_digest.is_some() {
+            return Err(ServiceError::Conflict(format!(
+                "node {id} has not activated its AK yet"
+            )));
+        }
+        let policy = self.policy_of(&agent).await?;
+        let mut selection: BTreeMap<String, Vec<u32>> =
+            BTreeMap::from([("sha256".to_string(), default_pcrs())]);
+        if let Some(p) = &policy {
+            for (bank, idx) in p.pcr_selection() {
+                let e = selection.entry(bank).or_default();
+                e.extend(idx);
+                e.sort_unstable();
+                e.dedup();
+            }
+        }
+        // The log is asked for until one passed in this boot; afterwards
+        // only while the quoted boot PCRs stay as proven (attest decides).
+        let send_event_log = attestation::needs_event_log(agent.history.as_deref());
+        let nonce: [u8; 32] = rand::random();
+        let expires = now_ms() + 2 * self.interval_ms();
+        self.store.set_nonce(id, &nonce, expires).await?;
+        Ok(Challenge {
+            nonce: nonce.to_vec(),
+            pcr_selection: selection,
+            ima_offset: u64::try_from(agent.ima_offset).unwrap_or(0),
+            send_event_log,
+            interval_ms: u64::try_from(self.interval_ms()).unwrap_or(2000),
+        })
+    }
+
+    /// Appraises evidence against the agent's AK, nonce, history and
+    /// policy, and records the new state.
+    pub async fn evidence(&self, id: &str, ev: Evidence) -> Result<AttestationResult> {
+        let agent = self.agent(id).await?;
+        if agent.activation_digest.is_some() {
+            return Err(ServiceError::Conflict(format!(
+                "node {id} has not activated its AK yet (AK not activated)"
+            )));
+        }
+        let now = now_ms();
+        if !self.store.take_nonce(id, &ev.nonce, now).await? {
+            return Err(ServiceError::Unprocessable(
+                "nonce is unknown, already used or expired: ask for a new challenge".into(),
+            ));
+        }
+        let policy = self.policy_of(&agent).await?;
+        let outcome = attestation::appraise(
+            &agent.ak_public,
+            &ev.nonce,
+            agent.history.as_deref(),
+            &ev,
+            policy.as_deref(),
+        );
+        if outcome.retry_with_log {
+            // Not a verdict: keep the state, remember that the log is now
+            // needed, and ask for new evidence at once.
+            self.store
+                .record_appraisal(
+                    id,
+                    &AppraisalRecord {
+                        history: outcome.history_json.as_deref().or(agent.history.as_deref()),
+                        trust_vector: agent.trust_vector.as_deref(),
+                        ima_offset: if outcome.history_json.is_some() {
+                            outcome.ima_offset
+                        } else {
+                            agent.ima_offset
+                        },
+                    },
+                    &agent.status,
+                    &agent.status,
+                    &self.cfg.replica_id,
+                    now,
+                )
+                .await?;
+            return Ok(AttestationResult {
+                state: agent.status.state,
+                reasons: agent.status.reasons.clone(),
+                next_in_ms: 0,
+            });
+        }
+        let own = if outcome.passed {
+            Status {
+                appraisal_state: NodeState::Trusted,
+                appraisal_reasons: vec![],
+                ..agent.status.clone()
+            }
+        } else {
+            Status {
+                appraisal_state: NodeState::Failed,
+                appraisal_reasons: outcome.reasons.clone(),
+                ..agent.status.clone()
+            }
+        };
+        let status = self.combine(&agent, own).await?;
+        // attest decides what advances (counters on any authentic quote,
+        // IMA position only when its checks passed); `None` keeps the old.
+        let (history, ima_offset) = match &outcome.history_json {
+            Some(h) => (Some(h.clone()), outcome.ima_offset),
+            None => (agent.history.clone(), agent.ima_offset),
+        };
+        self.store
+            .record_appraisal(
+                id,
+                &AppraisalRecord {
+                    history: history.as_deref(),
+                    trust_vector: outcome.trust_vector_json.as_deref(),
+                    ima_offset,
+                },
+                &agent.status,
+                &status,
+                &self.cfg.replica_id,
+                now,
+            )
+            .await?;
+        if status.state != agent.status.state {
+            tracing::info!(agent = %id, from = state_str(agent.status.state), to = state_str(status.state), reasons = ?status.reasons, "state change");
+            if agent.kind == NodeKind::Host {
+                self.reevaluate_vms(id).await?;
+            }
+        }
+        Ok(self.result(&status))
+    }
+
+    /// Effective status from the agent's own appraisal, the operator's
+    /// mark and (for a VM) its host's state.
+    async fn combine(&self, agent: &AgentRecord, own: Status) -> Result<Status> {
+        let host_state = match &agent.host_id {
+            Some(h) => Some((h.clone(), self.store.get(h).await?.map(|a| a.status.state))),
+            None => None,
+        };
+        Ok(combine(own, host_state))
+    }
+
+    /// Re-applies host linkage to every VM of `host` right after the
+    /// host's state changed.
+    pub async fn reevaluate_vms(&self, host: &str) -> Result<()> {
+        for vm in self.store.vms_of(host).await? {
+            let status = self.combine(&vm, vm.status.clone()).await?;
+            if status != vm.status {
+                self.store
+                    .save_status(&vm.id, &vm.status, &status, &self.cfg.replica_id, now_ms())
+                    .await?;
+                tracing::info!(vm = %vm.id, host, state = state_str(status.state), "host linkage");
+            }
+        }
+        Ok(())
+    }
+
+    /// One pass of the unreachable sweep: claims stale agents (lease, so
+    /// replicas split them) and marks them unreachable. Returns how many
+    /// changed.
+    pub async fn sweep_once(&self) -> Result<usize> {
+        let now = now_ms();
+        let cutoff = now - 2 * self.interval_ms();
+        let owner = &self.cfg.replica_id;
+        let ids = self
+            .store
+            .claim_stale(owner, cutoff, now, 10_000, 50)
+            .await?;
+        let mut changed = 0;
+        for id in ids {
+            if let Some(agent) = self.store.get(&id).await? {
+                if agent.last_seen < cutoff
+                    && matches!(
+                        agent.status.appraisal_state,
+                        NodeState::Enrolled | NodeState::Trusted | NodeState::Failed
+                    )
+                {
+                    let own = Status {
+                        appraisal_state: NodeState::Unreachable,
+                        appraisal_reasons: vec![format!(
+                            "no evidence for {} ms (expected every {} ms)",
+                            now - agent.last_seen,
+                            self.interval_ms()
+                        )],
+                        ..agent.status.clone()
+                    };
+                    let status = self.combine(&agent, own).await?;
+                    if self
+                        .store
+                        .save_status(&id, &agent.status, &status, owner, now)
+                        .await?
+                    {
+                        changed += 1;
+                        if agent.kind == NodeKind::Host && status.state != agent.status.state {
+                            self.reevaluate_vms(&id).await?;
+                        }
+                    }
+                }
+            }
+            self.store.release(&id, owner).await?;
+        }
+        Ok(changed)
+    }
+
+    // ---------------- operator ----------------
+
+    pub async fn node(&self, id: &str) -> Result<AgentRecord> {
+        self.agent(id).await
+    }
+
+    pub async fn delete_node(&self, id: &str) -> Result<()> {
+        let agent = self.agent(id).await?;
+        self.store.delete(id).await?;
+        if agent.kind == NodeKind::Host {
+            self.reevaluate_vms(id).await?;
+        }
+        Ok(())
+    }
+
+    /// Operator mark: `failed` with a reason, or `enrolled` to clear it.
+    pub async fn set_manual_state(
+        &self,
+        id: &str,
+        state: NodeState,
+        reason: Option<String>,
+    ) -> Result<AgentRecord> {
+        let agent = self.agent(id).await?;
+        let manual_reason = match state {
+            NodeState::Failed => Some(
+                reason
+                    .filter(|r| !r.trim().is_empty())
+                    .unwrap_or_else(|| "marked failed by an operator".into()),
+            ),
+            NodeState::Enrolled => None,
+            other => {
+                return Err(ServiceError::BadRequest(format!(
+                    "state {:?} cannot be set: use \"failed\" (with a reason) or \"enrolled\" (clears the mark)",
+                    state_str(other)
+                )))
+            }
+        };
+        let own = Status {
+            manual_reason,
+            ..agent.status.clone()
+        };
+        let status = self.combine(&agent, own).await?;
+        self.store
+            .save_status(id, &agent.status, &status, &self.cfg.replica_id, now_ms())
+            .await?;
+        if agent.kind == NodeKind::Host {
+            self.reevaluate_vms(id).await?;
+        }
+        self.agent(id).await
+    }
+
+    pub async fn assign_policy(&self, id: &str, policy: &str) -> Result<AgentRecord> {
+        self.agent(id).await?;
+        if self.store.get_policy(policy).await?.is_none() {
+            return Err(ServiceError::NotFound(format!("no policy {policy:?}")));
+        }
+        self.store.set_policy(id, Some(policy), now_ms()).await?;
+        self.agent(id).await
+    }
+
+    pub async fn put_policy(&self, name: &str, body: &str) -> Result<ParsedPolicy> {
+        if !valid_policy_name(name) {
+            return Err(ServiceError::BadRequest(format!(
+                "invalid policy name {name:?}: use 1-64 of [A-Za-z0-9._-]"
+            )));
+        }
+        let p = attestation::parse_policy(body)
+            .map_err(|e| ServiceError::BadRequest(format!("policy: {e}")))?;
+        if p.name() != name {
+            return Err(ServiceError::BadRequest(format!(
+                "policy name in the body ({:?}) differs from the URL ({name:?})",
+                p.name()
+            )));
+        }
+        self.store.put_policy(name, &p.to_json(), now_ms()).await?;
+        Ok(p)
+    }
+}
+
+fn attest_policy(text: &str) -> std::result::Result<ParsedPolicy, String> {
+    attestation::parse_policy(text)
+}
+
+/// Effective status: failed when the own appraisal failed, an operator
+/// marked the node, or its host is not trusted (reasons from each);
+/// otherwise the own appraisal state.
+pub fn combine(own: Status, host: Option<(String, Option<NodeState>)>) -> Status {
+    let mut reasons = Vec::new();
+    let mut failed = own.appraisal_state == NodeState::Failed;
+    if failed {
+        reasons.extend(own.appraisal_reasons.iter().cloned());
+    }
+    if let Some(m) = &own.manual_reason {
+        failed = true;
+        reasons.push(format!("marked failed by operator: {m}"));
+    }
+    if own.appraisal_state != NodeState::Registered {
+        if let Some((h, hs)) = &host {
+            match hs {
+                Some(NodeState::Trusted) => {}
+                Some(s) => {
+                    failed = true;
+                    reasons.push(format!("host {h} is {}", state_str(*s)));
+                }
+                None => {
+                    failed = true;
+                    reasons.push(format!("host {h} is not enrolled"));
+                }
+            }
+        }
+    }
+    let state = if own.appraisal_state == NodeState::Registered {
+        NodeState::Registered
+    } else if failed {
+        NodeState::Failed
+    } else {
+        if own.appraisal_state == NodeState::Unreachable {
+            reasons.extend(own.appraisal_reasons.iter().cloned());
+        }
+        own.appraisal_state
+    };
+    Status {
+        state,
+        reasons,
+        ..own
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn own(s: NodeState, r: &[&str]) -> Status {
+        Status {
+            state: NodeState::Enrolled,
+            reasons: vec![],
+            appraisal_state: s,
+            appraisal_reasons: r.iter().map(|x| x.to_string()).collect(),
+            manual_reason: None,
+        }
+    }
+
+    #[test]
+    fn host_linkage_fails_a_trusted_vm() {
+        let s = combine(
+            own(NodeState::Trusted, &[]),
+            Some(("h1".into(), Some(NodeState::Failed))),
+        );
+        assert_eq!(s.state, NodeState::Failed);
+        assert_eq!(s.reasons, vec!["host h1 is failed".to_string()]);
+        let s = combine(
+            own(NodeState::Trusted, &[]),
+            Some(("h1".into(), Some(NodeState::Trusted))),
+        );
+        assert_eq!(s.state, NodeState::Trusted);
+        assert!(s.reasons.is_empty());
+    }
+
+    #[test]
+    fn manual_mark_and_own_failure_both_reported() {
+        let mut o = own(NodeState::Failed, &["PCR 7 bad"]);
+        o.manual_reason = Some("maintenance".into());
+        let s = combine(o, None);
+        assert_eq!(s.state, NodeState::Failed);
+        assert_eq!(
+            s.reasons,
+            vec![
+                "PCR 7 bad".to_string(),
+                "marked failed by operator: maintenance".into()
+            ]
+        );
+    }
+}

@@ -1,0 +1,93 @@
+//! The schema, embedded and applied at start (one list of migrations for
+//! both backends; `{BLOB}` and `{ID}` are spelled per backend). Every
+//! timestamp is milliseconds since the Unix epoch in a BIGINT, every flag a
+//! BIGINT 0/1, so the same queries run on SQLite and PostgreSQL.
+
+/// (version, statements). Append only: a released migration never changes.
+pub const MIGRATIONS: &[(i64, &str)] = &[(
+    1,
+    r#"
+CREATE TABLE IF NOT EXISTS agents (
+    id TEXT PRIMARY KEY,
+    kind TEXT NOT NULL,
+    ek_cert {BLOB} NOT NULL,
+    ek_public {BLOB} NOT NULL,
+    ak_public {BLOB} NOT NULL,
+    ak_name {BLOB} NOT NULL,
+    ek_issuer TEXT NOT NULL,
+    activation_digest {BLOB},
+    vtpm_ca_cert {BLOB},
+    host_id TEXT,
+    policy TEXT,
+    state TEXT NOT NULL,
+    reasons TEXT NOT NULL,
+    appraisal_state TEXT NOT NULL,
+    appraisal_reasons TEXT NOT NULL,
+    manual_reason TEXT,
+    history TEXT,
+    trust_vector TEXT,
+    ima_offset BIGINT NOT NULL DEFAULT 0,
+    nonce {BLOB},
+    nonce_expires BIGINT NOT NULL DEFAULT 0,
+    last_seen BIGINT NOT NULL DEFAULT 0,
+    attestations BIGINT NOT NULL DEFAULT 0,
+    lease_owner TEXT,
+    lease_until BIGINT NOT NULL DEFAULT 0,
+    created_at BIGINT NOT NULL,
+    updated_at BIGINT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS agents_host ON agents (host_id);
+CREATE INDEX IF NOT EXISTS agents_sweep ON agents (appraisal_state, last_seen);
+CREATE TABLE IF NOT EXISTS policies (
+    name TEXT PRIMARY KEY,
+    body TEXT NOT NULL,
+    version BIGINT NOT NULL DEFAULT 1,
+    updated_at BIGINT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS results (
+    id {ID},
+    agent_id TEXT NOT NULL,
+    at BIGINT NOT NULL,
+    previous_state TEXT NOT NULL,
+    state TEXT NOT NULL,
+    reasons TEXT NOT NULL,
+    replica TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS results_agent ON results (agent_id, id);
+CREATE TABLE IF NOT EXISTS webhooks (
+    id {ID},
+    url TEXT NOT NULL UNIQUE,
+    created_at BIGINT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS deliveries (
+    id {ID},
+    webhook_id BIGINT NOT NULL,
+    agent_id TEXT NOT NULL,
+    body TEXT NOT NULL,
+    status TEXT NOT NULL,
+    attempts BIGINT NOT NULL DEFAULT 0,
+    next_at BIGINT NOT NULL,
+    lease_owner TEXT,
+    lease_until BIGINT NOT NULL DEFAULT 0,
+    last_error TEXT,
+    created_at BIGINT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS deliveries_pending ON deliveries (status, webhook_id, agent_id, id)
+"#,
+)];
+
+/// The statements of `sql` for the backend (`postgres` or not).
+pub fn statements(sql: &str, postgres: bool) -> Vec<String> {
+    let (blob, id) = if postgres {
+        ("BYTEA", "BIGSERIAL PRIMARY KEY")
+    } else {
+        ("BLOB", "INTEGER PRIMARY KEY AUTOINCREMENT")
+    };
+    sql.replace("{BLOB}", blob)
+        .replace("{ID}", id)
+        .split(';')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_string)
+        .collect()
+}
