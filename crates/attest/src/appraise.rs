@@ -30,7 +30,7 @@ use crate::failure::hex;
 pub use crate::failure::Failure;
 use crate::ima::{ImaCheckError, ImaState, IMA_PCR};
 use crate::pcrs::{hex_decode, is_selected, PcrValues};
-use crate::policy::Policy;
+use crate::policy::{MeasuredBootPolicy, Policy};
 use crate::protocol::Evidence;
 use crate::quote::{AkVerifier, QuoteInfo};
 
@@ -54,6 +54,11 @@ pub struct AgentHistory {
     /// values equal these, the log need not be sent again.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub boot_pcrs: Option<BTreeMap<String, BTreeMap<u32, String>>>,
+    /// Fingerprint of the measured-boot policy the boot log passed under
+    /// ([`MeasuredBootPolicy::fingerprint`]): a new or edited policy must
+    /// see the log again before unchanged PCRs can stand in for it.
+    #[serde(default)]
+    pub boot_policy: Option<String>,
     /// Appraisals with an authentic quote so far.
     #[serde(default)]
     pub appraisals: u64,
@@ -64,6 +69,13 @@ impl AgentHistory {
     /// has passed in this boot yet).
     pub fn needs_event_log(&self) -> bool {
         self.boot_pcrs.is_none()
+    }
+
+    /// [`Self::needs_event_log`], and also when the log last passed under
+    /// another measured-boot policy than `policy` (assigned or edited since).
+    pub fn needs_event_log_for(&self, policy: Option<&MeasuredBootPolicy>) -> bool {
+        self.needs_event_log()
+            || policy.is_some_and(|m| self.boot_policy.as_deref() != Some(m.fingerprint().as_str()))
     }
 
     /// The IMA entry the next evidence should start at.
@@ -264,7 +276,10 @@ fn check_boot(
     }
     let before = failures.len();
     let Some(bytes) = input.evidence.event_log.as_deref() else {
-        if mb.is_some() && !boot_pcrs_unchanged(h.boot_pcrs.as_ref(), quote, pcrs) {
+        let same_policy =
+            mb.is_some_and(|m| h.boot_policy.as_deref() == Some(m.fingerprint().as_str()));
+        if mb.is_some() && (!same_policy || !boot_pcrs_unchanged(h.boot_pcrs.as_ref(), quote, pcrs))
+        {
             h.boot_pcrs = None;
             failures.push(Failure::EventLogMissing);
         }
@@ -334,8 +349,10 @@ fn check_boot(
     }
     if failures.len() == before {
         h.boot_pcrs = Some(proven);
+        h.boot_policy = mb.map(MeasuredBootPolicy::fingerprint);
     } else {
         h.boot_pcrs = None;
+        h.boot_policy = None;
     }
 }
 

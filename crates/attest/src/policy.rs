@@ -196,6 +196,14 @@ fn allowed(list: &[String], value: &[u8]) -> bool {
 
 impl MeasuredBootPolicy {
     /// The bank of the digests.
+    /// SHA-256 (hex) of the policy's canonical JSON: identifies the exact
+    /// rules a boot log was checked against.
+    pub fn fingerprint(&self) -> String {
+        use sha2::Digest as _;
+        let json = serde_json::to_vec(self).unwrap_or_default();
+        hex::encode(sha2::Sha256::digest(&json))
+    }
+
     pub fn hash(&self) -> Result<HashAlg, Failure> {
         HashAlg::from_name(&self.bank).ok_or_else(|| {
             Failure::PolicyInvalid(format!("measured-boot bank {:?} is unknown", self.bank))

@@ -603,6 +603,33 @@ fn event_log_is_required_again_when_boot_pcrs_change() {
     assert!(b.new_history.needs_event_log());
 }
 
+/// A policy assigned or edited after the log passed must see the log again:
+/// unchanged PCRs only stand in for a log checked under the same rules.
+#[test]
+fn event_log_is_required_again_when_the_measured_boot_policy_changes() {
+    let (mut sim, log) = node(17);
+    let p = policy(&log);
+    let ak = AkVerifier::new(&sim.ak).unwrap();
+    let a = run(&ak, b"n1", None, &first(&mut sim, b"n1"), &p);
+    assert!(a.passed, "{:?}", a.reasons());
+    assert!(!a.new_history.needs_event_log_for(p.measured_boot.as_ref()));
+
+    let mut stricter = p.clone();
+    let mb = stricter.measured_boot.as_mut().unwrap();
+    mb.kernel_cmdlines = Some(vec!["console=ttyS0 only-this".into()]);
+    assert!(a
+        .new_history
+        .needs_event_log_for(stricter.measured_boot.as_ref()));
+    let ev = sim.evidence(b"n2", &[(HashAlg::Sha256, SEL)], None, None);
+    let b = run(&ak, b"n2", Some(&a.new_history), &ev, &stricter);
+    assert_eq!(only(&b), &Failure::EventLogMissing);
+
+    // Under the unchanged policy the same evidence still passes.
+    let ev = sim.evidence(b"n3", &[(HashAlg::Sha256, SEL)], None, None);
+    let c = run(&ak, b"n3", Some(&a.new_history), &ev, &p);
+    assert!(c.passed, "{:?}", c.reasons());
+}
+
 #[test]
 fn a_different_kernel_command_line_fails_the_generated_policy() {
     let good = EventLog::parse(OVMF_LOG).unwrap();

@@ -168,10 +168,13 @@ pub fn appraise(
     }
 }
 
-/// Whether the next challenge must ask for the event log.
-pub fn needs_event_log(history_json: Option<&str>) -> bool {
+/// Whether the next challenge must ask for the event log: none passed in
+/// this boot yet, or it passed under another measured-boot policy than the
+/// node's current one (assigned or edited since).
+pub fn needs_event_log(history_json: Option<&str>, policy: Option<&Policy>) -> bool {
+    let measured_boot = policy.and_then(|p| p.measured_boot.as_ref());
     history_json
         .and_then(|h| serde_json::from_str::<AgentHistory>(h).ok())
-        .map(|h| h.needs_event_log())
+        .map(|h| h.needs_event_log_for(measured_boot))
         .unwrap_or(true)
 }

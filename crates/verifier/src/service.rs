@@ -314,7 +314,8 @@ impl Service {
         }
         // The log is asked for until one passed in this boot; afterwards
         // only while the quoted boot PCRs stay as proven (attest decides).
-        let send_event_log = attestation::needs_event_log(agent.history.as_deref());
+        let send_event_log =
+            attestation::needs_event_log(agent.history.as_deref(), policy.as_deref().map(|p| &p.0));
         let nonce: [u8; 32] = rand::random();
         let expires = now_ms() + 2 * self.interval_ms();
         self.store.set_nonce(id, &nonce, expires).await?;
