@@ -14,6 +14,7 @@ mod clock;
 mod command;
 mod context;
 mod dispatch;
+mod fields;
 mod hash_cmds;
 mod hierarchy;
 mod keyuse;

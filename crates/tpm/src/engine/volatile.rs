@@ -23,6 +23,7 @@
 //! sequence handle answers TPM_RC_HANDLE as after a TPM Reset), and the
 //! cache of recently derived RSA primaries (it is rebuilt on demand).
 
+use super::fields::{get_bytes, get_flag, put_bytes};
 use std::collections::{BTreeMap, BTreeSet};
 
 use zeroize::Zeroizing;
@@ -105,27 +106,6 @@ fn put(body: &mut Vec<u8>, tag: u16, bytes: &[u8]) {
     tag.encode(body);
     (bytes.len() as u32).encode(body);
     body.extend_from_slice(bytes);
-}
-
-fn put_bytes(out: &mut Vec<u8>, b: &[u8]) {
-    (b.len() as u16).encode(out);
-    out.extend_from_slice(b);
-}
-
-fn get_bytes(r: &mut Reader<'_>, max: usize) -> Result<Vec<u8>, WireError> {
-    let n = usize::from(r.u16()?);
-    if n > max {
-        return Err(WireError::Size);
-    }
-    Ok(r.take(n)?.to_vec())
-}
-
-fn get_flag(r: &mut Reader<'_>) -> Result<bool, WireError> {
-    match r.u8()? {
-        0 => Ok(false),
-        1 => Ok(true),
-        _ => Err(WireError::Value),
-    }
 }
 
 /// The restored pieces, built whole before the TPM is touched.

@@ -10,6 +10,7 @@ use zeroize::Zeroizing;
 use crate::crypto::HashAlg;
 use crate::wire::{Codec, Reader, WireError};
 
+use super::super::fields::{self, get_flag, put_bytes, put_opt_bytes};
 use super::super::session::{PolicyState, Session, SessionKind, SessionSym};
 
 /// Version of the session encoding.
@@ -17,46 +18,14 @@ const VERSION: u8 = 1;
 /// Largest byte string a session holds (a digest, nonce or Name).
 const MAX_FIELD: usize = 2 + crate::types::MAX_DIGEST_SIZE;
 
-fn put_bytes(out: &mut Vec<u8>, b: &[u8]) {
-    (b.len() as u16).encode(out);
-    out.extend_from_slice(b);
-}
-
-fn put_opt_bytes(out: &mut Vec<u8>, b: Option<&[u8]>) {
-    match b {
-        None => out.push(0),
-        Some(b) => {
-            out.push(1);
-            put_bytes(out, b);
-        }
-    }
-}
-
 fn get_bytes(r: &mut Reader<'_>) -> Result<Vec<u8>, WireError> {
-    let n = r.u16()? as usize;
-    if n > MAX_FIELD {
-        return Err(WireError::Size);
-    }
-    Ok(r.take(n)?.to_vec())
-}
-
-fn get_flag(r: &mut Reader<'_>) -> Result<bool, WireError> {
-    match r.u8()? {
-        0 => Ok(false),
-        1 => Ok(true),
-        _ => Err(WireError::Value),
-    }
+    fields::get_bytes(r, MAX_FIELD)
 }
 
 fn get_opt_bytes(r: &mut Reader<'_>) -> Result<Option<Vec<u8>>, WireError> {
-    Ok(if get_flag(r)? {
-        Some(get_bytes(r)?)
-    } else {
-        None
-    })
+    fields::get_opt_bytes(r, MAX_FIELD)
 }
 
-/// Encodes a session for a saved context.
 pub(crate) fn encode_session(s: &Session) -> Zeroizing<Vec<u8>> {
     let mut out = Zeroizing::new(Vec::with_capacity(512));
     let o = &mut *out;
