@@ -447,16 +447,35 @@ impl Service {
     }
 
     /// One pass of the unreachable sweep: claims stale agents (lease, so
-    /// replicas split them) and marks them unreachable. Returns how many
-    /// changed.
+    /// replicas split them) in batches and marks them unreachable, until no
+    /// stale agent is left (bounded, so a pathological store cannot hold
+    /// the sweep forever). An outage of thousands of agents shows within one
+    /// pass, not after thousands / batch passes. Returns how many changed.
     pub async fn sweep_once(&self) -> Result<usize> {
+        const BATCH: usize = 500;
+        const MAX_BATCHES: usize = 100;
+        let mut changed = 0;
+        for _ in 0..MAX_BATCHES {
+            let (claimed, n) = self.sweep_batch(BATCH).await?;
+            changed += n;
+            if claimed < BATCH {
+                break;
+            }
+        }
+        Ok(changed)
+    }
+
+    /// Claims up to `batch` stale agents and marks them unreachable.
+    /// Returns (claimed, changed).
+    async fn sweep_batch(&self, batch: usize) -> Result<(usize, usize)> {
         let now = now_ms();
         let cutoff = now - 2 * self.interval_ms();
         let owner = &self.cfg.replica_id;
         let ids = self
             .store
-            .claim_stale(owner, cutoff, now, 10_000, 50)
+            .claim_stale(owner, cutoff, now, 10_000, batch as i64)
             .await?;
+        let claimed = ids.len();
         let mut changed = 0;
         for id in ids {
             if let Some(agent) = self.store.get(&id).await? {
@@ -490,7 +509,7 @@ impl Service {
             }
             self.store.release(&id, owner).await?;
         }
-        Ok(changed)
+        Ok((claimed, changed))
     }
 
     // ---------------- operator ----------------
