@@ -6,6 +6,10 @@
 //! `emulator` TPM backend on a UNIX control socket: QEMU sends the swtpm
 //! control protocol there and hands over the data channel with
 //! CMD_SET_DATAFD, so the same command line works with swtpm and vtpmd.
+//!
+//! This is the one launcher for every test guest: tests/vmguest (the agent
+//! guest) adds its NIC and memory through [`VmConfig::extra_args`] and
+//! [`VmConfig::memory_mb`].
 
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
@@ -21,6 +25,23 @@ use super::Guest;
 /// it (it could split the guest's hex lines), and a panic exits QEMU
 /// (`-no-reboot`) instead of hanging the test.
 pub const APPEND: &str = "console=ttyS0 quiet loglevel=1 panic=-1";
+
+/// A bootable guest: the kernel and initramfs QEMU loads directly
+/// (`-kernel`/`-initrd`), so the EFI stub measures them as a firmware-loaded
+/// kernel would be.
+pub trait BootImage {
+    fn kernel(&self) -> &Path;
+    fn initrd(&self) -> &Path;
+}
+
+impl BootImage for Guest {
+    fn kernel(&self) -> &Path {
+        &self.kernel
+    }
+    fn initrd(&self) -> &Path {
+        &self.initrd
+    }
+}
 
 /// OVMF as Debian's `ovmf` package installs it. The single-image
 /// `OVMF.fd` (loaded with `-bios`, variables kept in RAM) is preferred: under
@@ -66,6 +87,10 @@ pub struct VmConfig {
     pub incoming: Option<String>,
     /// A QEMU human monitor on this UNIX socket.
     pub monitor: Option<PathBuf>,
+    /// Guest RAM (`-m`), in MiB.
+    pub memory_mb: u32,
+    /// Further QEMU arguments, appended after the TPM (devices such as a NIC).
+    pub extra_args: Vec<String>,
 }
 
 impl VmConfig {
@@ -77,6 +102,8 @@ impl VmConfig {
             append: APPEND.to_owned(),
             incoming: None,
             monitor: None,
+            memory_mb: 256,
+            extra_args: Vec::new(),
         }
     }
 }
@@ -92,11 +119,13 @@ pub struct Vm {
 }
 
 impl Vm {
-    pub fn start(guest: &Guest, cfg: &VmConfig) -> Result<Vm, String> {
+    pub fn start<G: BootImage + ?Sized>(guest: &G, cfg: &VmConfig) -> Result<Vm, String> {
         let fw = Firmware::find()?;
         std::fs::create_dir_all(&cfg.dir).map_err(|e| format!("mkdir {:?}: {e}", cfg.dir))?;
         let mut cmd = Command::new("qemu-system-x86_64");
-        cmd.args(["-machine", "q35", "-accel", "tcg", "-m", "256", "-smp", "1"])
+        cmd.args(["-machine", "q35", "-accel", "tcg", "-smp", "1"])
+            .arg("-m")
+            .arg(cfg.memory_mb.to_string())
             .args(["-nodefaults", "-display", "none", "-no-reboot"])
             .args(["-serial", "stdio"]);
         match &fw {
@@ -120,16 +149,17 @@ impl Vm {
             }
         }
         cmd.arg("-kernel")
-            .arg(&guest.kernel)
+            .arg(guest.kernel())
             .arg("-initrd")
-            .arg(&guest.initrd)
+            .arg(guest.initrd())
             .arg("-append")
             .arg(&cfg.append)
             .arg("-chardev")
             .arg(format!("socket,id=chrtpm,path={}", cfg.tpm_ctrl.display()))
             .args(["-tpmdev", "emulator,id=tpm0,chardev=chrtpm"])
             .arg("-device")
-            .arg(format!("{},tpmdev=tpm0", cfg.tpm_device));
+            .arg(format!("{},tpmdev=tpm0", cfg.tpm_device))
+            .args(&cfg.extra_args);
         if let Some(m) = &cfg.monitor {
             cmd.arg("-monitor")
                 .arg(format!("unix:{},server=on,wait=off", m.display()));
@@ -187,6 +217,37 @@ impl Vm {
     /// Waits until a console line (without `\r\n`) equals or starts with
     /// `marker`; returns that line.
     pub fn wait_for(&mut self, marker: &str, timeout: Duration) -> Result<String, String> {
+        self.wait_line(marker, timeout, |l| {
+            Ok(l.starts_with(marker).then(|| l.to_owned()))
+        })
+    }
+
+    /// Waits for a console line holding `marker` anywhere (firmware escape
+    /// codes may precede it on the same line); returns the line from the
+    /// marker on. A `TC-ERROR` line from the guest fails at once instead of
+    /// waiting out the timeout.
+    // Only tests/vmguest calls it; each test crate compiles this module.
+    #[allow(dead_code)]
+    pub fn wait_for_marker(&mut self, marker: &str, timeout: Duration) -> Result<String, String> {
+        self.wait_line(marker, timeout, |l| {
+            if let Some(at) = l.find(marker) {
+                return Ok(Some(l[at..].to_owned()));
+            }
+            match l.find("TC-ERROR") {
+                Some(at) => Err(format!("waiting for {marker:?}: {}", &l[at..])),
+                None => Ok(None),
+            }
+        })
+    }
+
+    /// Feeds console lines (without `\r\n`) to `check` until it returns a
+    /// value or an error, QEMU exits, or `timeout` passes.
+    fn wait_line(
+        &mut self,
+        marker: &str,
+        timeout: Duration,
+        check: impl Fn(&str) -> Result<Option<String>, String>,
+    ) -> Result<String, String> {
         let deadline = Instant::now() + timeout;
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
@@ -194,12 +255,11 @@ impl Vm {
                 .lines
                 .recv_timeout(left.min(Duration::from_millis(200)))
             {
-                Ok(line) => {
-                    let l = line.trim_end_matches(['\r', '\n']);
-                    if l.starts_with(marker) {
-                        return Ok(l.to_owned());
-                    }
-                }
+                Ok(line) => match check(line.trim_end_matches(['\r', '\n'])) {
+                    Ok(Some(found)) => return Ok(found),
+                    Ok(None) => {}
+                    Err(why) => return Err(self.failure(&why)),
+                },
                 Err(RecvTimeoutError::Timeout) => {}
                 Err(RecvTimeoutError::Disconnected) => {
                     return Err(self.failure(&format!("QEMU exited before {marker:?}")));

@@ -13,7 +13,8 @@
 #            TC-AGENT-END, then `TC-AGENT-RC <exit status>`
 #   report   print the report again
 #   go       power off
-# Keep the markers in sync with attest_vm_e2e.rs and vmguest/qemu.rs.
+# Keep the markers in sync with attest_vm_e2e.rs and guest/qemu.rs
+# (`Vm::wait_for_marker`: a TC-ERROR line fails the wait at once).
 /bin/busybox mkdir -p /proc /sys /dev /tmp /var/lib/tc
 /bin/busybox mount -t devtmpfs devtmpfs /dev
 exec </dev/ttyS0 >/dev/ttyS0 2>&1
