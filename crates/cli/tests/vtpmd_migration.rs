@@ -157,30 +157,12 @@ impl Drop for Vtpmd {
     }
 }
 
+/// Sends `bytes` with `fd` attached by SCM_RIGHTS, as QEMU sends
+/// CMD_SET_DATAFD.
 fn send_with_fd(sock: &UnixStream, bytes: &[u8], fd: i32) {
-    let mut control = [0u64; 4];
-    let mut iov = libc::iovec {
-        iov_base: bytes.as_ptr() as *mut libc::c_void,
-        iov_len: bytes.len(),
-    };
-    // SAFETY: msghdr points at `iov` and `control`, alive for the call;
-    // CMSG_SPACE(4) = 24 of the 32 control bytes.
-    unsafe {
-        let mut msg: libc::msghdr = std::mem::zeroed();
-        msg.msg_iov = &mut iov;
-        msg.msg_iovlen = 1;
-        msg.msg_control = control.as_mut_ptr().cast();
-        msg.msg_controllen = libc::CMSG_SPACE(4) as _;
-        let c = libc::CMSG_FIRSTHDR(&msg);
-        (*c).cmsg_level = libc::SOL_SOCKET;
-        (*c).cmsg_type = libc::SCM_RIGHTS;
-        (*c).cmsg_len = libc::CMSG_LEN(4) as _;
-        std::ptr::write_unaligned(libc::CMSG_DATA(c).cast::<i32>(), fd);
-        assert_eq!(
-            libc::sendmsg(sock.as_raw_fd(), &msg, 0),
-            bytes.len() as isize
-        );
-    }
+    use std::os::fd::AsFd;
+    let n = vtpm::daemon::send_with_fds(sock.as_fd(), bytes, &[fd]).unwrap();
+    assert_eq!(n, bytes.len());
 }
 
 /// QEMU's side of one vTPM: control connection and data channel.

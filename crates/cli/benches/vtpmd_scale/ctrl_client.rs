@@ -31,31 +31,13 @@ fn fail(what: &str) -> io::Error {
     io::Error::other(what.to_string())
 }
 
-/// Sends `bytes` with `fd` attached by SCM_RIGHTS.
+/// Sends `bytes` with `fd` attached by SCM_RIGHTS, as QEMU sends
+/// CMD_SET_DATAFD.
 fn send_with_fd(sock: &UnixStream, bytes: &[u8], fd: i32) -> io::Result<()> {
-    let mut control = [0u64; 4];
-    let mut iov = libc::iovec {
-        iov_base: bytes.as_ptr() as *mut libc::c_void,
-        iov_len: bytes.len(),
-    };
-    // SAFETY: msghdr points at `iov` and `control`, both alive for the
-    // call; the CMSG macros stay inside `control` (CMSG_SPACE(4) = 24 of
-    // its 32 bytes).
-    let sent = unsafe {
-        let mut msg: libc::msghdr = std::mem::zeroed();
-        msg.msg_iov = &mut iov;
-        msg.msg_iovlen = 1;
-        msg.msg_control = control.as_mut_ptr().cast();
-        msg.msg_controllen = libc::CMSG_SPACE(4) as _;
-        let c = libc::CMSG_FIRSTHDR(&msg);
-        (*c).cmsg_level = libc::SOL_SOCKET;
-        (*c).cmsg_type = libc::SCM_RIGHTS;
-        (*c).cmsg_len = libc::CMSG_LEN(4) as _;
-        std::ptr::write_unaligned(libc::CMSG_DATA(c).cast::<i32>(), fd);
-        libc::sendmsg(sock.as_raw_fd(), &msg, 0)
-    };
-    if sent != bytes.len() as isize {
-        return Err(io::Error::last_os_error());
+    use std::os::fd::AsFd;
+    let sent = vtpm::daemon::send_with_fds(sock.as_fd(), bytes, &[fd])?;
+    if sent != bytes.len() {
+        return Err(fail("short sendmsg"));
     }
     Ok(())
 }

@@ -80,6 +80,7 @@ use std::time::Duration;
 
 pub use client::{Client, ClientError};
 pub use registry::Config;
+pub use sys::send_with_fds;
 
 use registry::Registry;
 use storage::Storage;

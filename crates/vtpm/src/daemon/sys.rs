@@ -1,4 +1,4 @@
-//! The daemon's only system calls that std and tokio do not wrap: receiving
+//! The daemon's only system calls that std and tokio do not wrap: passing
 //! file descriptors with SCM_RIGHTS (swtpm's CMD_SET_DATAFD), raising the
 //! open-file limit (one listening control socket per instance) and a
 //! non-blocking `flock` on the state directory. Each `unsafe` block is a
@@ -72,6 +72,50 @@ pub fn recv_with_fds(sock: BorrowedFd<'_>, buf: &mut [u8]) -> io::Result<(usize,
     Ok((n as usize, fds))
 }
 
+/// `sendmsg(2)` of `bytes` with `fds` (at most [`MAX_FDS`]) attached by
+/// SCM_RIGHTS: what QEMU does for CMD_SET_DATAFD (qemu_chr_fe_set_msgfds,
+/// then the write of the command). The daemon only receives; this side is
+/// for clients that attach a data channel as QEMU does (tests, benchmarks,
+/// tools). Returns the bytes sent.
+pub fn send_with_fds(sock: BorrowedFd<'_>, bytes: &[u8], fds: &[i32]) -> io::Result<usize> {
+    if fds.is_empty() || fds.len() > MAX_FDS {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("between 1 and {MAX_FDS} descriptors per message"),
+        ));
+    }
+    let mut control = [0u64; 8];
+    let mut iov = libc::iovec {
+        iov_base: bytes.as_ptr() as *mut libc::c_void,
+        iov_len: bytes.len(),
+    };
+    let payload = std::mem::size_of_val(fds) as u32;
+    // SAFETY: msghdr is plain data; `msg` then points at `iov` (describing
+    // `bytes`, only read by the kernel) and `control`, both alive for the
+    // call; CMSG_SPACE(MAX_FDS ints) = 32 of control's 64 bytes, so the
+    // header and payload written through the CMSG macros stay inside it.
+    let n = unsafe {
+        let mut msg: libc::msghdr = std::mem::zeroed();
+        msg.msg_iov = &mut iov;
+        msg.msg_iovlen = 1;
+        msg.msg_control = control.as_mut_ptr().cast();
+        msg.msg_controllen = libc::CMSG_SPACE(payload) as _;
+        let cmsg = libc::CMSG_FIRSTHDR(&msg);
+        (*cmsg).cmsg_level = libc::SOL_SOCKET;
+        (*cmsg).cmsg_type = libc::SCM_RIGHTS;
+        (*cmsg).cmsg_len = libc::CMSG_LEN(payload) as _;
+        let data = libc::CMSG_DATA(cmsg).cast::<libc::c_int>();
+        for (i, fd) in fds.iter().enumerate() {
+            std::ptr::write_unaligned(data.add(i), *fd);
+        }
+        libc::sendmsg(sock.as_raw_fd(), &msg, 0)
+    };
+    if n < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(n as usize)
+}
+
 /// Raises the soft RLIMIT_NOFILE to the hard limit and returns the new
 /// soft limit. Every instance keeps a listening control socket open, and
 /// a loaded one two more descriptors (state-directory lock and handle):
@@ -123,33 +167,9 @@ mod tests {
     use std::os::fd::AsFd;
     use std::os::unix::net::UnixStream;
 
-    /// Sends `bytes` with `fds` attached, as QEMU's qemu_chr_fe_set_msgfds
-    /// + write does. Test-only mirror of [`recv_with_fds`].
     fn send_with_fds(sock: &UnixStream, bytes: &[u8], fds: &[i32]) {
-        let mut control = [0u64; 8];
-        let mut iov = libc::iovec {
-            iov_base: bytes.as_ptr() as *mut _,
-            iov_len: bytes.len(),
-        };
-        unsafe {
-            let mut msg: libc::msghdr = std::mem::zeroed();
-            msg.msg_iov = &mut iov;
-            msg.msg_iovlen = 1;
-            msg.msg_control = control.as_mut_ptr().cast();
-            msg.msg_controllen = libc::CMSG_SPACE((fds.len() * 4) as u32) as _;
-            let cmsg = libc::CMSG_FIRSTHDR(&msg);
-            (*cmsg).cmsg_level = libc::SOL_SOCKET;
-            (*cmsg).cmsg_type = libc::SCM_RIGHTS;
-            (*cmsg).cmsg_len = libc::CMSG_LEN((fds.len() * 4) as u32) as _;
-            let data = libc::CMSG_DATA(cmsg).cast::<i32>();
-            for (i, fd) in fds.iter().enumerate() {
-                std::ptr::write_unaligned(data.add(i), *fd);
-            }
-            assert_eq!(
-                libc::sendmsg(sock.as_raw_fd(), &msg, 0),
-                bytes.len() as isize
-            );
-        }
+        let n = super::send_with_fds(sock.as_fd(), bytes, fds).unwrap();
+        assert_eq!(n, bytes.len());
     }
 
     #[test]
