@@ -11,8 +11,6 @@
 
 use std::collections::BTreeMap;
 use std::fs;
-use std::io::Write;
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 use tpm::constants::rh;
@@ -385,20 +383,9 @@ fn load_blobs(tpm: &mut Tpm, ek: &Ek, private: &Private2b, public: &Public) -> R
     })
 }
 
-/// Writes `data` to a new 0600 file (temp file + rename).
+/// Writes `data` to a 0600 file crash-safely ([`vtpm::durable::write_atomic`]).
 fn write_private(path: &Path, data: &[u8]) -> Result<()> {
-    let tmp = path.with_extension("tmp");
-    let mut f = fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(&tmp)
-        .map_err(|e| Error::io("create", &tmp, e))?;
-    f.write_all(data)
-        .and_then(|()| f.sync_all())
-        .map_err(|e| Error::io("write", &tmp, e))?;
-    fs::rename(&tmp, path).map_err(|e| Error::io("rename", path, e))
+    vtpm::durable::write_atomic(path, data, 0o600).map_err(|e| Error::io(e.op, &e.path, e.err))
 }
 
 #[cfg(test)]

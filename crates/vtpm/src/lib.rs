@@ -5,6 +5,7 @@
 
 pub mod ctrl;
 pub mod daemon;
+pub mod durable;
 pub mod ekcert;
 pub mod instance;
 mod instance_ctrl;

@@ -7,10 +7,9 @@
 //! complete, and is only read again by `show`/`export` and at daemon start;
 //! the daemon keeps a few bytes of it per instance in memory.
 
-use std::fs::{self, File, OpenOptions};
-use std::io::{self, Read, Write};
+use std::fs::File;
+use std::io::{self, Read};
 use std::net::SocketAddr;
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -174,18 +173,8 @@ pub fn read(dir: &Path) -> Result<Meta, MetaError> {
 /// the directory), mode 0600.
 pub fn write(dir: &Path, meta: &Meta) -> io::Result<()> {
     let text = serde_json::to_vec_pretty(meta).map_err(io::Error::other)?;
-    let tmp = dir.join(".instance.json.tmp");
-    let mut f = OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(&tmp)?;
-    f.write_all(&text)?;
-    f.sync_all()?;
-    drop(f);
-    fs::rename(&tmp, dir.join(META_FILE))?;
-    File::open(dir)?.sync_all()
+    crate::durable::write_atomic(&dir.join(META_FILE), &text, 0o600)
+        .map_err(|e| io::Error::new(e.err.kind(), e.to_string()))
 }
 
 #[cfg(test)]
@@ -222,12 +211,12 @@ mod tests {
         });
         write(tmp.path(), &meta).unwrap();
         assert_eq!(read(tmp.path()).unwrap(), meta);
-        fs::write(tmp.path().join(META_FILE), b"{not json").unwrap();
+        std::fs::write(tmp.path().join(META_FILE), b"{not json").unwrap();
         let err = read(tmp.path()).unwrap_err().to_string();
         assert!(err.contains("not valid instance metadata"), "{err}");
         let mut future = serde_json::to_value(&meta).unwrap();
         future["format"] = 9.into();
-        fs::write(tmp.path().join(META_FILE), future.to_string()).unwrap();
+        std::fs::write(tmp.path().join(META_FILE), future.to_string()).unwrap();
         let err = read(tmp.path()).unwrap_err().to_string();
         assert!(err.contains("format 9 is not supported"), "{err}");
     }

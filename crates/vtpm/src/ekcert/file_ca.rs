@@ -8,9 +8,9 @@
 //! leaves either no CA, a key without certificate (the certificate is
 //! re-made from the key) or both.
 
-use std::fs::{self, File, OpenOptions};
-use std::io::{self, Read, Write};
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+use std::fs::{self, File};
+use std::io::{self, Read};
+use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
@@ -162,30 +162,13 @@ pub(crate) fn read_small(
     Ok(Zeroizing::new(text.to_string()))
 }
 
-/// Writes `data` to `path` crash-safely with `mode`: a temp file in the
-/// same directory, fsync, rename, fsync of the directory.
-pub(crate) fn write_atomic(
-    dir: &Path,
-    path: &Path,
-    data: &[u8],
-    mode: u32,
-) -> Result<(), EkCertError> {
-    let tmp = path.with_extension("pem.tmp");
-    let _ = fs::remove_file(&tmp);
-    let mut f = OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(mode)
-        .open(&tmp)
-        .map_err(io_err("create", &tmp))?;
-    f.write_all(data).map_err(io_err("write", &tmp))?;
-    f.sync_all().map_err(io_err("fsync", &tmp))?;
-    drop(f);
-    fs::rename(&tmp, path).map_err(io_err("rename into place", path))?;
-    File::open(dir)
-        .and_then(|d| d.sync_all())
-        .map_err(io_err("fsync directory", dir))?;
-    Ok(())
+/// Writes a CA file crash-safely with `mode` ([`crate::durable::write_atomic`]).
+pub(crate) fn write_atomic(path: &Path, data: &[u8], mode: u32) -> Result<(), EkCertError> {
+    crate::durable::write_atomic(path, data, mode).map_err(|e| EkCertError::Io {
+        op: e.op,
+        path: e.path,
+        err: e.err,
+    })
 }
 
 impl FileCa {
@@ -226,7 +209,7 @@ impl FileCa {
                 });
             }
             let key = EcdsaKey::generate(alg);
-            write_atomic(dir, &key_path, key.to_pem()?.as_bytes(), 0o600)?;
+            write_atomic(&key_path, key.to_pem()?.as_bytes(), 0o600)?;
             tracing::info!(path = %key_path.display(), algorithm = alg.name(), "created vTPM CA key");
         }
         let key = Self::load_key(&key_path)?;
@@ -236,7 +219,7 @@ impl FileCa {
             let pem = cert
                 .to_pem(der::pem::LineEnding::LF)
                 .map_err(EkCertError::from)?;
-            write_atomic(dir, &cert_path, pem.as_bytes(), 0o644)?;
+            write_atomic(&cert_path, pem.as_bytes(), 0o644)?;
             tracing::info!(path = %cert_path.display(), "created vTPM CA certificate");
         }
         let ca = Self::load(key, key_path, cert_path)?;

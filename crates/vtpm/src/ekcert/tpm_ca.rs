@@ -231,7 +231,7 @@ impl TpmCa {
                 privkey: OctetString::new(tpm::wire::Codec::to_bytes(&private))?,
             }
             .to_pem(der::pem::LineEnding::LF)?;
-            write_atomic(dir, &key_path, pem.as_bytes(), 0o600)?;
+            write_atomic(&key_path, pem.as_bytes(), 0o600)?;
             tracing::info!(path = %key_path.display(), "created vTPM CA key in the host TPM");
         }
         let (private, public) = read_key(&key_path)?;
@@ -265,7 +265,7 @@ impl TpmCa {
             };
             let cert = ca::self_signed(raw, ca::ca_subject(hostname)?, SystemTime::now())?;
             let pem = cert.to_pem(der::pem::LineEnding::LF)?;
-            write_atomic(dir, &cert_path, pem.as_bytes(), 0o644)?;
+            write_atomic(&cert_path, pem.as_bytes(), 0o644)?;
             tracing::info!(path = %cert_path.display(), "created vTPM CA certificate");
             cert
         };
