@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use attest::credential::activation_proof;
 use attest::protocol::{
-    ActivateRequest, AttestationResult, EnrollRequest, Evidence, NodeKind, NodeState,
+    ActivateRequest, AttestationResult, Challenge, EnrollRequest, Evidence, NodeKind, NodeState,
 };
 use tpm::wire::Codec;
 
@@ -66,6 +66,9 @@ pub struct Agent {
     tpm: Option<AgentTpm>,
     enrolled: bool,
     last_state: Option<NodeState>,
+    /// The challenge the verifier sent with its last answer: the next round
+    /// answers it without asking (taken, so a refused round asks afresh).
+    next_challenge: Option<Challenge>,
 }
 
 const MIN_SLEEP: Duration = Duration::from_millis(100);
@@ -87,6 +90,7 @@ impl Agent {
             tpm: None,
             enrolled: false,
             last_state: None,
+            next_challenge: None,
         })
     }
 
@@ -139,6 +143,7 @@ impl Agent {
         let proof = activation_proof(&secret, &id, &ak_name);
         let result = self.client.activate(&id, &ActivateRequest { proof })?;
         self.enrolled = true;
+        self.next_challenge = None;
         tracing::info!(agent = %id, state = ?result.state, "AK activated: enrolled");
         Ok(result)
     }
@@ -146,7 +151,10 @@ impl Agent {
     /// One challenge → evidence round.
     pub fn attest_once(&mut self) -> Result<AttestationResult> {
         let id = self.config.id.clone();
-        let ch = self.client.challenge(&id)?;
+        let ch = match self.next_challenge.take() {
+            Some(ch) => ch,
+            None => self.client.challenge(&id)?,
+        };
         let q = self.tpm()?.quote(&ch.nonce, &ch.pcr_selection)?;
         let event_log = if ch.send_event_log {
             self.config.logs.event_log()?
@@ -163,6 +171,7 @@ impl Agent {
             ima,
         };
         let r = self.client.evidence(&id, &ev)?;
+        self.next_challenge = r.next_challenge.clone();
         self.note(&r);
         Ok(r)
     }
@@ -215,6 +224,7 @@ impl Agent {
                 Err(e) if e.needs_enrollment() => {
                     tracing::warn!(error = %e, "the verifier does not know this agent (any more): enrolling again");
                     self.enrolled = false;
+                    self.next_challenge = None;
                     self.last_state = None;
                     sleep_until_stopped(stop, MIN_SLEEP);
                 }

@@ -147,6 +147,11 @@ pub struct AttestationResult {
     pub reasons: Vec<String>,
     /// When the agent should send its next evidence.
     pub next_in_ms: u64,
+    /// The challenge for that next evidence, issued with this answer so a
+    /// round is one request, not two (absent before activation and on
+    /// answers to other calls; the agent then asks `POST .../challenge`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_challenge: Option<Challenge>,
 }
 
 /// Every 4xx/5xx body.

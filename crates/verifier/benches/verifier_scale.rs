@@ -665,14 +665,21 @@ async fn closed_loop(
             let (mut done, mut errors, mut lat) = (0u64, 0u64, Vec::new());
             // A fresh agent: the verifier has checked no IMA entry yet.
             let mut expect_offset: Option<u64> = ima.as_ref().map(|_| 0);
+            // The challenge the last answer carried (a round is then one
+            // request, as for the real agent).
+            let mut pending_ch: Option<Challenge> = None;
             while Instant::now() < w1 {
                 let pending = ima.as_ref().map(|b| {
                     extend_batch(&mut ag, b);
                     b.bytes.clone()
                 });
                 let start = Instant::now();
+                let carried = pending_ch.take();
                 let r: Result<AttestationResult, ClientError> = async {
-                    let ch = challenge(&client, &id).await?;
+                    let ch = match carried {
+                        Some(ch) => ch,
+                        None => challenge(&client, &id).await?,
+                    };
                     if let (Some(e), Some(_)) = (expect_offset, &pending) {
                         assert_eq!(ch.ima_offset, e, "IMA position");
                     }
@@ -683,6 +690,7 @@ async fn closed_loop(
                 let end = Instant::now();
                 match r {
                     Ok(r) if r.state == NodeState::Trusted => {
+                        pending_ch = r.next_challenge;
                         if let Some(e) = expect_offset.as_mut() {
                             *e += IMA_BATCH as u64;
                         }
@@ -872,6 +880,7 @@ async fn continuous_phase(o: &Opts) {
         set.spawn(async move {
             let mut due = first;
             let mut last_ok: Option<Instant> = None;
+            let mut pending_ch: Option<Challenge> = None;
             while !stop.load(Ordering::Relaxed) {
                 tokio::time::sleep_until(due.into()).await;
                 let began = Instant::now();
@@ -880,15 +889,23 @@ async fn continuous_phase(o: &Opts) {
                 }
                 let mut next = interval;
                 for _ in 0..3 {
+                    let carried = pending_ch.take();
                     let r: Result<AttestationResult, ClientError> = async {
-                        let ch = challenge(&client, &id).await?;
+                        let ch = match carried {
+                            Some(ch) => ch,
+                            None => challenge(&client, &id).await?,
+                        };
                         let ev = evidence(&mut ag, &ch, ch.send_event_log, None);
                         send(&client, &id, &ev).await
                     }
                     .await;
                     match r {
-                        Ok(r) if r.next_in_ms == 0 => continue,
+                        Ok(r) if r.next_in_ms == 0 => {
+                            pending_ch = r.next_challenge;
+                            continue;
+                        }
                         Ok(r) => {
+                            pending_ch = r.next_challenge.clone();
                             next = Duration::from_millis(r.next_in_ms);
                             let now = Instant::now();
                             if r.state == NodeState::Trusted {

@@ -3,7 +3,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use attest::protocol::{
     ActivateRequest, AttestationResult, Challenge, EnrollRequest, EnrollResponse, Evidence,
@@ -16,7 +16,7 @@ use crate::attestation::{self, ParsedPolicy};
 use crate::ear::EarSigner;
 use crate::ident::{valid_agent_id, valid_policy_name};
 use crate::storage::{
-    now_ms, state_str, AgentRecord, AppraisalRecord, Enrollment, Status, Store, StoreError,
+    now_ms, state_str, AgentRecord, AppraisalRecord, Enrollment, Round, Status, Store, StoreError,
 };
 
 /// What went wrong with a request, mapped to an HTTP status by the API.
@@ -63,11 +63,34 @@ pub struct Service {
     pub store: Store,
     pub cfg: ServiceConfig,
     pub ear: EarSigner,
-    /// Parsed policies by name, with the version they were parsed at: a
-    /// runtime policy can hold many thousands of digests and regexes, too
-    /// costly to parse for every piece of evidence.
-    policies: Mutex<HashMap<String, (i64, Arc<ParsedPolicy>)>>,
+    /// Parsed policies by name, with the version they were parsed at and
+    /// when that version was last confirmed: a runtime policy can hold many
+    /// thousands of digests and regexes, too costly to parse for every piece
+    /// of evidence, and asking the database for the version on every round
+    /// was a statement per round.
+    policies: Mutex<HashMap<String, CachedPolicy>>,
+    /// The agents this process attests, as last read or written by it. A
+    /// round uses this copy and commits only if the row's revision is
+    /// unchanged ([`Store::commit_round`]), so a change by anyone else (an
+    /// operator, another replica, the sweep) makes it re-read the row.
+    hot: Mutex<HashMap<String, HotSlot>>,
 }
+
+/// How long a parsed policy is used without asking the database whether a
+/// newer version exists. Updates through this process apply at once; this
+/// bounds how late another replica's update is seen.
+const POLICY_RECHECK: Duration = Duration::from_secs(1);
+
+#[derive(Clone)]
+struct CachedPolicy {
+    version: i64,
+    parsed: Arc<ParsedPolicy>,
+    checked: Instant,
+}
+
+/// One agent's cached row; the async lock also keeps one agent's rounds in
+/// order within this process.
+type HotSlot = Arc<tokio::sync::Mutex<Option<AgentRecord>>>;
 
 impl Service {
     pub fn new(store: Store, cfg: ServiceConfig, ear: EarSigner) -> Arc<Service> {
@@ -76,6 +99,7 @@ impl Service {
             cfg,
             ear,
             policies: Mutex::new(HashMap::new()),
+            hot: Mutex::new(HashMap::new()),
         })
     }
 
@@ -258,6 +282,7 @@ impl Service {
             state: s.state,
             reasons: s.reasons.clone(),
             next_in_ms: u64::try_from(self.interval_ms()).unwrap_or(2000),
+            next_challenge: None,
         }
     }
 
@@ -265,46 +290,64 @@ impl Service {
         let Some(name) = &agent.policy else {
             return Ok(None);
         };
+        let cached = self.cached_policy(name);
+        if let Some(c) = &cached {
+            if c.checked.elapsed() < POLICY_RECHECK {
+                return Ok(Some(c.parsed.clone()));
+            }
+        }
         let Some(version) = self.store.policy_version(name).await? else {
             return Ok(None);
         };
-        if let Some((v, p)) = self.cached_policy(name) {
-            if v == version {
-                return Ok(Some(p));
+        let parsed = match cached {
+            Some(c) if c.version == version => c.parsed,
+            _ => {
+                let Some(text) = self.store.get_policy(name).await? else {
+                    return Ok(None);
+                };
+                Arc::new(attest_policy(&text).map_err(|e| {
+                    ServiceError::Unprocessable(format!("stored policy {name}: {e}"))
+                })?)
             }
-        }
-        let Some(text) = self.store.get_policy(name).await? else {
-            return Ok(None);
         };
-        let parsed = Arc::new(
-            attest_policy(&text)
-                .map_err(|e| ServiceError::Unprocessable(format!("stored policy {name}: {e}")))?,
-        );
         // The version read before the body: at worst the next call parses
         // again, never a stale body under a newer version.
         if let Ok(mut cache) = self.policies.lock() {
-            cache.insert(name.clone(), (version, parsed.clone()));
+            cache.insert(
+                name.clone(),
+                CachedPolicy {
+                    version,
+                    parsed: parsed.clone(),
+                    checked: Instant::now(),
+                },
+            );
         }
         Ok(Some(parsed))
     }
 
-    fn cached_policy(&self, name: &str) -> Option<(i64, Arc<ParsedPolicy>)> {
+    fn cached_policy(&self, name: &str) -> Option<CachedPolicy> {
         self.policies.lock().ok()?.get(name).cloned()
     }
 
-    /// A fresh single-use nonce, stored in the database (any replica can
-    /// take the evidence), valid for two intervals.
-    pub async fn challenge(&self, id: &str) -> Result<Challenge> {
-        let agent = self.agent(id).await?;
-        if agent.activation_digest.is_some() {
-            return Err(ServiceError::Conflict(format!(
-                "node {id} has not activated its AK yet"
-            )));
+    fn hot_slot(&self, id: &str) -> HotSlot {
+        match self.hot.lock() {
+            Ok(mut map) => map.entry(id.to_string()).or_default().clone(),
+            // A poisoned map only loses the cache: a private slot re-reads.
+            Err(_) => HotSlot::default(),
         }
-        let policy = self.policy_of(&agent).await?;
+    }
+
+    fn forget_hot(&self, id: &str) {
+        if let Ok(mut map) = self.hot.lock() {
+            map.remove(id);
+        }
+    }
+
+    /// PCRs to quote: the defaults plus whatever the policy pins.
+    fn pcr_selection(policy: Option<&ParsedPolicy>) -> BTreeMap<String, Vec<u32>> {
         let mut selection: BTreeMap<String, Vec<u32>> =
             BTreeMap::from([("sha256".to_string(), default_pcrs())]);
-        if let Some(p) = &policy {
+        if let Some(p) = policy {
             for (bank, idx) in p.pcr_selection() {
                 let e = selection.entry(bank).or_default();
                 e.extend(idx);
@@ -312,35 +355,139 @@ impl Service {
                 e.dedup();
             }
         }
+        selection
+    }
+
+    /// A challenge with a fresh nonce (valid for two intervals) for an
+    /// agent whose history and IMA position are `history`/`ima_offset`.
+    fn new_challenge(
+        &self,
+        history: Option<&str>,
+        ima_offset: i64,
+        policy: Option<&ParsedPolicy>,
+    ) -> (Challenge, i64) {
         // The log is asked for until one passed in this boot; afterwards
         // only while the quoted boot PCRs stay as proven (attest decides).
-        let send_event_log =
-            attestation::needs_event_log(agent.history.as_deref(), policy.as_deref().map(|p| &p.0));
+        let send_event_log = attestation::needs_event_log(history, policy.map(|p| &p.0));
         let nonce: [u8; 32] = rand::random();
         let expires = now_ms() + 2 * self.interval_ms();
-        self.store.set_nonce(id, &nonce, expires).await?;
-        Ok(Challenge {
-            nonce: nonce.to_vec(),
-            pcr_selection: selection,
-            ima_offset: u64::try_from(agent.ima_offset).unwrap_or(0),
-            send_event_log,
-            interval_ms: u64::try_from(self.interval_ms()).unwrap_or(2000),
-        })
+        (
+            Challenge {
+                nonce: nonce.to_vec(),
+                pcr_selection: Self::pcr_selection(policy),
+                ima_offset: u64::try_from(ima_offset).unwrap_or(0),
+                send_event_log,
+                interval_ms: u64::try_from(self.interval_ms()).unwrap_or(2000),
+            },
+            expires,
+        )
+    }
+
+    /// A fresh single-use nonce, stored in the database (any replica can
+    /// take the evidence), valid for two intervals. Agents need this only
+    /// for their first round and after a refusal: every answer to evidence
+    /// carries the next challenge.
+    pub async fn challenge(&self, id: &str) -> Result<Challenge> {
+        let slot = self.hot_slot(id);
+        let mut hot = slot.lock().await;
+        // Read the row: this call is rare, and a policy assigned elsewhere
+        // must be in the selection.
+        let mut agent = self.agent(id).await?;
+        if agent.activation_digest.is_some() {
+            return Err(ServiceError::Conflict(format!(
+                "node {id} has not activated its AK yet"
+            )));
+        }
+        let policy = self.policy_of(&agent).await?;
+        let (challenge, expires) = self.new_challenge(
+            agent.history.as_deref(),
+            agent.ima_offset,
+            policy.as_deref(),
+        );
+        match self.store.set_nonce(id, &challenge.nonce, expires).await? {
+            Some(rev) => {
+                agent.rev = rev;
+                agent.nonce = Some(challenge.nonce.clone());
+                agent.nonce_expires = expires;
+                *hot = Some(agent);
+            }
+            None => {
+                *hot = None;
+                return Err(ServiceError::NotFound(format!("no node {id:?}")));
+            }
+        }
+        Ok(challenge)
     }
 
     /// Appraises evidence against the agent's AK, nonce, history and
-    /// policy, and records the new state.
+    /// policy, records the new state and the next challenge, and answers
+    /// with both.
+    ///
+    /// The agent's row comes from this process's copy when it has one; the
+    /// commit applies only if the row's revision did not move, else the
+    /// row is read again and the evidence appraised again (at most once
+    /// more: a second conflict means the nonce is someone else's now).
     pub async fn evidence(&self, id: &str, ev: Evidence) -> Result<AttestationResult> {
-        let agent = self.agent(id).await?;
-        if agent.activation_digest.is_some() {
-            return Err(ServiceError::Conflict(format!(
-                "node {id} has not activated its AK yet (AK not activated)"
+        if !valid_agent_id(id) {
+            return Err(ServiceError::BadRequest(format!(
+                "invalid agent id {id:?}: use 1-64 of [A-Za-z0-9._-]"
             )));
         }
+        let slot = self.hot_slot(id);
+        let mut hot = slot.lock().await;
+        for attempt in 0..2 {
+            let agent = match hot.take() {
+                Some(a) if attempt == 0 => a,
+                _ => self.agent(id).await?,
+            };
+            match self.round(id, agent, &ev).await? {
+                RoundOutcome::Done(agent, result) => {
+                    *hot = Some(*agent);
+                    return Ok(result);
+                }
+                RoundOutcome::Stale if attempt == 0 => continue,
+                RoundOutcome::Stale => break,
+                RoundOutcome::Refused(agent, e) => {
+                    // Keep a fresh copy; a wrong nonce from a cached row is
+                    // checked against the database once before refusing.
+                    if attempt == 0 && matches!(e, ServiceError::Unprocessable(_)) {
+                        continue;
+                    }
+                    *hot = Some(*agent);
+                    return Err(e);
+                }
+            }
+        }
+        Err(ServiceError::Unprocessable(
+            "nonce is unknown, already used or expired: ask for a new challenge".into(),
+        ))
+    }
+
+    /// One round on `agent` as read at `agent.rev`.
+    async fn round(&self, id: &str, agent: AgentRecord, ev: &Evidence) -> Result<RoundOutcome> {
+        if agent.activation_digest.is_some() {
+            return Ok(RoundOutcome::Refused(
+                Box::new(agent),
+                ServiceError::Conflict(format!(
+                    "node {id} has not activated its AK yet (AK not activated)"
+                )),
+            ));
+        }
         let now = now_ms();
-        if !self.store.take_nonce(id, &ev.nonce, now).await? {
-            return Err(ServiceError::Unprocessable(
-                "nonce is unknown, already used or expired: ask for a new challenge".into(),
+        let nonce_ok = match &agent.nonce {
+            Some(n) => {
+                agent.nonce_expires > now
+                    && n.len() == ev.nonce.len()
+                    && bool::from(n.ct_eq(&ev.nonce))
+            }
+            None => false,
+        };
+        if !nonce_ok {
+            return Ok(RoundOutcome::Refused(
+                Box::new(agent),
+                ServiceError::Unprocessable(
+                    "nonce is unknown, already used or expired: ask for a new challenge".into(),
+                ),
             ));
         }
         let policy = self.policy_of(&agent).await?;
@@ -348,84 +495,104 @@ impl Service {
             &agent.ak_public,
             &ev.nonce,
             agent.history.as_deref(),
-            &ev,
+            ev,
             policy.as_deref(),
         );
-        if outcome.retry_with_log {
-            // Not a verdict: keep the state, remember that the log is now
-            // needed, and ask for new evidence at once.
-            self.store
-                .record_appraisal(
-                    id,
-                    &AppraisalRecord {
-                        history: outcome.history_json.as_deref().or(agent.history.as_deref()),
-                        trust_vector: agent.trust_vector.as_deref(),
-                        ima_offset: if outcome.history_json.is_some() {
-                            outcome.ima_offset
-                        } else {
-                            agent.ima_offset
-                        },
-                    },
-                    &agent.status,
-                    &agent.status,
-                    &self.cfg.replica_id,
-                    now,
-                )
-                .await?;
-            return Ok(AttestationResult {
-                state: agent.status.state,
-                reasons: agent.status.reasons.clone(),
-                next_in_ms: 0,
-            });
-        }
-        let own = if outcome.passed {
-            Status {
-                appraisal_state: NodeState::Trusted,
-                appraisal_reasons: vec![],
-                ..agent.status.clone()
-            }
-        } else {
-            Status {
-                appraisal_state: NodeState::Failed,
-                appraisal_reasons: outcome.reasons.clone(),
-                ..agent.status.clone()
-            }
-        };
-        let status = self.combine(&agent, own).await?;
         // attest decides what advances (counters on any authentic quote,
         // IMA position only when its checks passed); `None` keeps the old.
         let (history, ima_offset) = match &outcome.history_json {
             Some(h) => (Some(h.clone()), outcome.ima_offset),
             None => (agent.history.clone(), agent.ima_offset),
         };
-        self.store
-            .record_appraisal(
+        let status = if outcome.retry_with_log {
+            // Not a verdict: keep the state, remember that the log is now
+            // needed, and ask for new evidence at once.
+            agent.status.clone()
+        } else {
+            let own = if outcome.passed {
+                Status {
+                    appraisal_state: NodeState::Trusted,
+                    appraisal_reasons: vec![],
+                    ..agent.status.clone()
+                }
+            } else {
+                Status {
+                    appraisal_state: NodeState::Failed,
+                    appraisal_reasons: outcome.reasons.clone(),
+                    ..agent.status.clone()
+                }
+            };
+            self.combine(&agent, own).await?
+        };
+        let trust_vector = if outcome.retry_with_log {
+            agent.trust_vector.clone()
+        } else {
+            outcome.trust_vector_json.clone()
+        };
+        let (next, next_expires) =
+            self.new_challenge(history.as_deref(), ima_offset, policy.as_deref());
+        let applied = self
+            .store
+            .commit_round(
                 id,
-                &AppraisalRecord {
-                    history: history.as_deref(),
-                    trust_vector: outcome.trust_vector_json.as_deref(),
-                    ima_offset,
+                &Round {
+                    rev: agent.rev,
+                    saved: AppraisalRecord {
+                        history: history.as_deref(),
+                        trust_vector: trust_vector.as_deref(),
+                        ima_offset,
+                    },
+                    previous: &agent.status,
+                    status: &status,
+                    next_nonce: Some(&next.nonce),
+                    next_expires,
                 },
-                &agent.status,
-                &status,
                 &self.cfg.replica_id,
                 now,
             )
             .await?;
-        if status.state != agent.status.state {
-            tracing::info!(agent = %id, from = state_str(agent.status.state), to = state_str(status.state), reasons = ?status.reasons, "state change");
-            if agent.kind == NodeKind::Host {
-                self.reevaluate_vms(id).await?;
-            }
+        if !applied {
+            return Ok(RoundOutcome::Stale);
         }
-        Ok(self.result(&status))
+        let changed = status.state != agent.status.state;
+        if changed {
+            tracing::info!(agent = %id, from = state_str(agent.status.state), to = state_str(status.state), reasons = ?status.reasons, "state change");
+        }
+        let result = AttestationResult {
+            state: status.state,
+            reasons: status.reasons.clone(),
+            next_in_ms: if outcome.retry_with_log {
+                0
+            } else {
+                u64::try_from(self.interval_ms()).unwrap_or(2000)
+            },
+            next_challenge: Some(next.clone()),
+        };
+        let kind = agent.kind;
+        let updated = AgentRecord {
+            history,
+            ima_offset,
+            trust_vector,
+            status,
+            last_seen: now,
+            attestations: agent.attestations + 1,
+            updated_at: now,
+            rev: agent.rev + 1,
+            nonce: Some(next.nonce),
+            nonce_expires: next_expires,
+            ..agent
+        };
+        if changed && kind == NodeKind::Host {
+            self.reevaluate_vms(id).await?;
+        }
+        Ok(RoundOutcome::Done(Box::new(updated), result))
     }
 
     /// Effective status from the agent's own appraisal, the operator's
     /// mark and (for a VM) its host's state.
     async fn combine(&self, agent: &AgentRecord, own: Status) -> Result<Status> {
         let host_state = match &agent.host_id {
-            Some(h) => Some((h.clone(), self.store.get(h).await?.map(|a| a.status.state))),
+            Some(h) => Some((h.clone(), self.store.state_of(h).await?)),
             None => None,
         };
         Ok(combine(own, host_state))
@@ -521,6 +688,7 @@ impl Service {
     pub async fn delete_node(&self, id: &str) -> Result<()> {
         let agent = self.agent(id).await?;
         self.store.delete(id).await?;
+        self.forget_hot(id);
         if agent.kind == NodeKind::Host {
             self.reevaluate_vms(id).await?;
         }
@@ -587,8 +755,21 @@ impl Service {
             )));
         }
         self.store.put_policy(name, &p.to_json(), now_ms()).await?;
+        if let Ok(mut cache) = self.policies.lock() {
+            cache.remove(name);
+        }
         Ok(p)
     }
+}
+
+/// What [`Service::round`] came to.
+enum RoundOutcome {
+    /// Committed: the row as it now is, and the answer.
+    Done(Box<AgentRecord>, AttestationResult),
+    /// The row changed since it was read: read it again.
+    Stale,
+    /// Refused before anything was written.
+    Refused(Box<AgentRecord>, ServiceError),
 }
 
 fn attest_policy(text: &str) -> std::result::Result<ParsedPolicy, String> {

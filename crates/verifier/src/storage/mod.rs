@@ -60,6 +60,12 @@ pub struct AgentRecord {
     pub attestations: i64,
     pub created_at: i64,
     pub updated_at: i64,
+    /// Row revision: every write to the row increments it (see
+    /// [`Store::commit_round`]).
+    pub rev: i64,
+    /// The outstanding challenge nonce and when it expires (ms).
+    pub nonce: Option<Vec<u8>>,
+    pub nonce_expires: i64,
 }
 
 /// The mutable trust fields of an agent.
@@ -99,6 +105,19 @@ pub struct AppraisalRecord<'a> {
     pub trust_vector: Option<&'a str>,
     /// IMA entries verified so far.
     pub ima_offset: i64,
+}
+
+/// One attestation round to commit (see [`Store::commit_round`]).
+#[derive(Clone, Copy, Debug)]
+pub struct Round<'a> {
+    /// The revision the round's inputs were read at.
+    pub rev: i64,
+    pub saved: AppraisalRecord<'a>,
+    pub previous: &'a Status,
+    pub status: &'a Status,
+    /// The nonce of the challenge issued with the answer (`None`: none).
+    pub next_nonce: Option<&'a [u8]>,
+    pub next_expires: i64,
 }
 
 /// One recorded state transition.
@@ -166,7 +185,7 @@ pub const SQLITE_CONNECTIONS: u32 = 1;
 
 const AGENT_COLS: &str = "id, kind, ek_cert, ek_public, ak_public, ak_name, ek_issuer, \
     activation_digest, vtpm_ca_cert, host_id, policy, state, reasons, appraisal_state, \
-    appraisal_reasons, manual_reason, history, trust_vector, ima_offset, last_seen, attestations, created_at, updated_at";
+    appraisal_reasons, manual_reason, history, trust_vector, ima_offset, last_seen, attestations, created_at, updated_at, rev, nonce, nonce_expires";
 
 impl Store {
     /// Connects to `url` (`sqlite://PATH`, `sqlite::memory:`,
@@ -282,7 +301,7 @@ impl Store {
              activation_digest = excluded.activation_digest, vtpm_ca_cert = excluded.vtpm_ca_cert, \
              host_id = excluded.host_id, trust_vector = NULL, \
              history = NULL, ima_offset = 0, nonce = NULL, nonce_expires = 0, \
-             updated_at = excluded.updated_at",
+             rev = agents.rev + 1, updated_at = excluded.updated_at",
         )
         .bind(&e.id)
         .bind(kind_str(e.kind))
@@ -307,6 +326,16 @@ impl Store {
             .fetch_optional(&self.pool)
             .await?;
         row.map(|r| agent_from_row(&r)).transpose()
+    }
+
+    /// Just the effective state of `id` (host linkage needs no more).
+    pub async fn state_of(&self, id: &str) -> Result<Option<NodeState>> {
+        let s: Option<String> = sqlx::query_scalar("SELECT state FROM agents WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        s.map(|s| parse_state(&s).ok_or(StoreError::Corrupt("state")))
+            .transpose()
     }
 
     pub async fn list(&self) -> Result<Vec<AgentRecord>> {
@@ -358,19 +387,21 @@ impl Store {
     }
 
     pub async fn set_policy(&self, id: &str, policy: Option<&str>, now: i64) -> Result<bool> {
-        let n = sqlx::query("UPDATE agents SET policy = $2, updated_at = $3 WHERE id = $1")
-            .bind(id)
-            .bind(policy.map(str::to_string))
-            .bind(now)
-            .execute(&self.pool)
-            .await?
-            .rows_affected();
+        let n = sqlx::query(
+            "UPDATE agents SET policy = $2, updated_at = $3, rev = rev + 1 WHERE id = $1",
+        )
+        .bind(id)
+        .bind(policy.map(str::to_string))
+        .bind(now)
+        .execute(&self.pool)
+        .await?
+        .rows_affected();
         Ok(n > 0)
     }
 
     /// Marks the AK activated (the expected proof is no longer kept).
     pub async fn clear_activation(&self, id: &str) -> Result<()> {
-        sqlx::query("UPDATE agents SET activation_digest = NULL, last_seen = $2 WHERE id = $1")
+        sqlx::query("UPDATE agents SET activation_digest = NULL, last_seen = $2, rev = rev + 1 WHERE id = $1")
             .bind(id)
             .bind(now_ms())
             .execute(&self.pool)
@@ -378,59 +409,63 @@ impl Store {
         Ok(())
     }
 
-    /// Stores the agent's one outstanding nonce.
-    pub async fn set_nonce(&self, id: &str, nonce: &[u8], expires: i64) -> Result<()> {
-        sqlx::query("UPDATE agents SET nonce = $2, nonce_expires = $3 WHERE id = $1")
-            .bind(id)
-            .bind(nonce.to_vec())
-            .bind(expires)
-            .execute(&self.pool)
-            .await?;
-        Ok(())
-    }
-
-    /// Consumes `nonce` if it is the agent's outstanding, unexpired nonce.
-    /// The conditional UPDATE makes it single use across replicas.
-    pub async fn take_nonce(&self, id: &str, nonce: &[u8], now: i64) -> Result<bool> {
-        let n = sqlx::query(
-            "UPDATE agents SET nonce = NULL, nonce_expires = 0 \
-             WHERE id = $1 AND nonce = $2 AND nonce_expires > $3",
+    /// Stores the agent's one outstanding nonce. Returns the row's new
+    /// revision (`None` when the agent is gone).
+    pub async fn set_nonce(&self, id: &str, nonce: &[u8], expires: i64) -> Result<Option<i64>> {
+        Ok(sqlx::query_scalar(
+            "UPDATE agents SET nonce = $2, nonce_expires = $3, rev = rev + 1 WHERE id = $1 \
+             RETURNING rev",
         )
         .bind(id)
         .bind(nonce.to_vec())
-        .bind(now)
-        .execute(&self.pool)
-        .await?
-        .rows_affected();
-        Ok(n == 1)
+        .bind(expires)
+        .fetch_optional(&self.pool)
+        .await?)
     }
 
-    /// Saves the result of appraising evidence (history, IMA position) and
-    /// the new status, in one transaction with the transition record.
-    pub async fn record_appraisal(
+    /// Commits one attestation round (appraisal result, status, the next
+    /// challenge's nonce) if the row is still at revision `round.rev`, i.e.
+    /// nobody changed the agent since the caller read it. One statement
+    /// when the state stays (the common case); with a state change, one
+    /// transaction with the transition record and notifications. Returns
+    /// whether it applied; on `false` the caller re-reads the row.
+    pub async fn commit_round(
         &self,
         id: &str,
-        saved: &AppraisalRecord<'_>,
-        previous: &Status,
-        status: &Status,
+        round: &Round<'_>,
         replica: &str,
         now: i64,
-    ) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
-        sqlx::query(
+    ) -> Result<bool> {
+        let update = sqlx::query(
             "UPDATE agents SET history = $2, ima_offset = $3, last_seen = $4, \
-             attestations = attestations + 1, trust_vector = $5 WHERE id = $1",
+             attestations = attestations + 1, trust_vector = $5, state = $6, reasons = $7, \
+             appraisal_state = $8, appraisal_reasons = $9, manual_reason = $10, \
+             updated_at = $4, nonce = $11, nonce_expires = $12, rev = rev + 1 \
+             WHERE id = $1 AND rev = $13",
         )
         .bind(id)
-        .bind(saved.history.map(str::to_string))
-        .bind(saved.ima_offset)
+        .bind(round.saved.history.map(str::to_string))
+        .bind(round.saved.ima_offset)
         .bind(now)
-        .bind(saved.trust_vector.map(str::to_string))
-        .execute(&mut *tx)
-        .await?;
-        write_status(&mut tx, id, previous, status, replica, now).await?;
+        .bind(round.saved.trust_vector.map(str::to_string))
+        .bind(state_str(round.status.state))
+        .bind(reasons_json(&round.status.reasons))
+        .bind(state_str(round.status.appraisal_state))
+        .bind(reasons_json(&round.status.appraisal_reasons))
+        .bind(round.status.manual_reason.clone())
+        .bind(round.next_nonce.map(<[u8]>::to_vec))
+        .bind(round.next_expires)
+        .bind(round.rev);
+        if round.previous.state == round.status.state {
+            return Ok(update.execute(&self.pool).await?.rows_affected() == 1);
+        }
+        let mut tx = self.pool.begin().await?;
+        if update.execute(&mut *tx).await?.rows_affected() != 1 {
+            return Ok(false);
+        }
+        record_transition(&mut tx, id, round.previous, round.status, replica, now).await?;
         tx.commit().await?;
-        Ok(())
+        Ok(true)
     }
 
     /// Saves a new status (and its transition record and notifications when
@@ -728,7 +763,8 @@ async fn write_status(
 ) -> Result<bool> {
     let n = sqlx::query(
         "UPDATE agents SET state = $2, reasons = $3, appraisal_state = $4, \
-         appraisal_reasons = $5, manual_reason = $6, updated_at = $7 WHERE id = $1 AND state = $8",
+         appraisal_reasons = $5, manual_reason = $6, updated_at = $7, rev = rev + 1 \
+         WHERE id = $1 AND state = $8",
     )
     .bind(id)
     .bind(state_str(status.state))
@@ -745,37 +781,52 @@ async fn write_status(
         return Ok(false);
     }
     if previous.state != status.state {
-        sqlx::query(
-            "INSERT INTO results (agent_id, at, previous_state, state, reasons, replica) \
-             VALUES ($1, $2, $3, $4, $5, $6)",
-        )
-        .bind(id)
-        .bind(now)
-        .bind(state_str(previous.state))
-        .bind(state_str(status.state))
-        .bind(reasons_json(&status.reasons))
-        .bind(replica)
-        .execute(&mut **tx)
-        .await?;
-        let body = serde_json::json!({
-            "node": id,
-            "previous_state": state_str(previous.state),
-            "state": state_str(status.state),
-            "reasons": status.reasons,
-            "at": rfc3339(now),
-        })
-        .to_string();
-        sqlx::query(
-            "INSERT INTO deliveries (webhook_id, agent_id, body, status, attempts, next_at, \
-             lease_until, created_at) SELECT id, $1, $2, 'pending', 0, $3, 0, $3 FROM webhooks",
-        )
-        .bind(id)
-        .bind(body)
-        .bind(now)
-        .execute(&mut **tx)
-        .await?;
+        record_transition(tx, id, previous, status, replica, now).await?;
     }
     Ok(true)
+}
+
+/// The transition record and one pending notification per webhook, in
+/// the transaction that changed the state (so a notification is queued
+/// exactly when the change commits).
+async fn record_transition(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    id: &str,
+    previous: &Status,
+    status: &Status,
+    replica: &str,
+    now: i64,
+) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO results (agent_id, at, previous_state, state, reasons, replica) \
+         VALUES ($1, $2, $3, $4, $5, $6)",
+    )
+    .bind(id)
+    .bind(now)
+    .bind(state_str(previous.state))
+    .bind(state_str(status.state))
+    .bind(reasons_json(&status.reasons))
+    .bind(replica)
+    .execute(&mut **tx)
+    .await?;
+    let body = serde_json::json!({
+        "node": id,
+        "previous_state": state_str(previous.state),
+        "state": state_str(status.state),
+        "reasons": status.reasons,
+        "at": rfc3339(now),
+    })
+    .to_string();
+    sqlx::query(
+        "INSERT INTO deliveries (webhook_id, agent_id, body, status, attempts, next_at, \
+         lease_until, created_at) SELECT id, $1, $2, 'pending', 0, $3, 0, $3 FROM webhooks",
+    )
+    .bind(id)
+    .bind(body)
+    .bind(now)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
 }
 
 fn reasons_json(r: &[String]) -> String {
@@ -821,6 +872,9 @@ fn agent_from_row(r: &AnyRow) -> Result<AgentRecord> {
         attestations: r.try_get("attestations")?,
         created_at: r.try_get("created_at")?,
         updated_at: r.try_get("updated_at")?,
+        rev: r.try_get("rev")?,
+        nonce: r.try_get("nonce")?,
+        nonce_expires: r.try_get("nonce_expires")?,
     })
 }
 

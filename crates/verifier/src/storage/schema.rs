@@ -4,9 +4,18 @@
 //! BIGINT 0/1, so the same queries run on SQLite and PostgreSQL.
 
 /// (version, statements). Append only: a released migration never changes.
-pub const MIGRATIONS: &[(i64, &str)] = &[(
-    1,
-    r#"
+pub const MIGRATIONS: &[(i64, &str)] = &[
+    (1, V1),
+    // Row revision of an agent, bumped by every write to its row: the
+    // verifier keeps agents it attests in memory and commits a round only
+    // if nobody (another replica, an operator) changed the row since.
+    (
+        2,
+        "ALTER TABLE agents ADD COLUMN rev BIGINT NOT NULL DEFAULT 0",
+    ),
+];
+
+const V1: &str = r#"
 CREATE TABLE IF NOT EXISTS agents (
     id TEXT PRIMARY KEY,
     kind TEXT NOT NULL,
@@ -73,8 +82,7 @@ CREATE TABLE IF NOT EXISTS deliveries (
     created_at BIGINT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS deliveries_pending ON deliveries (status, webhook_id, agent_id, id)
-"#,
-)];
+"#;
 
 /// The statements of `sql` for the backend (`postgres` or not).
 pub fn statements(sql: &str, postgres: bool) -> Vec<String> {

@@ -120,6 +120,49 @@ pub async fn full_flow(db_url: Option<String>) {
     assert_eq!(st, 422, "{msg}");
     assert!(msg.contains("nonce"), "{msg}");
 
+    // The answer carries the next challenge: a round is one request.
+    let next = r
+        .next_challenge
+        .clone()
+        .expect("answer carries the next challenge");
+    assert_eq!(next.nonce.len(), 32);
+    assert_ne!(next.nonce, ev.nonce);
+    assert_eq!(next.pcr_selection, ch.pcr_selection);
+    assert!(!next.send_event_log, "the log passed: not asked again");
+    // An operator mark between the rounds (the row changes under the
+    // verifier's copy) is seen by the carried round, and the mark's
+    // cleared state too.
+    let _: Value = op
+        .post(
+            "/v1/nodes/host-1/state",
+            &json!({"state": "failed", "reason": "between rounds"}),
+        )
+        .await
+        .unwrap();
+    let ev = host.evidence_for(&next);
+    let r = host.send(&ev).await.unwrap();
+    assert_eq!(r.state, NodeState::Failed);
+    assert_eq!(
+        r.reasons,
+        vec!["marked failed by operator: between rounds".to_string()]
+    );
+    let _: Value = op
+        .post("/v1/nodes/host-1/state", &json!({"state": "enrolled"}))
+        .await
+        .unwrap();
+    let ev = host.evidence_for(r.next_challenge.as_ref().unwrap());
+    let r = host.send(&ev).await.unwrap();
+    assert_eq!(r.state, NodeState::Trusted, "{:?}", r.reasons);
+    // A challenge asked for explicitly replaces the carried one.
+    let stale = r.next_challenge.clone().unwrap();
+    let ch = host.challenge().await.unwrap();
+    let ev = host.evidence_for(&stale);
+    let (st, msg) = status_of(host.send(&ev).await);
+    assert_eq!(st, 422, "{msg}");
+    let ev = host.evidence_for(&ch);
+    let r = host.send(&ev).await.unwrap();
+    assert_eq!(r.state, NodeState::Trusted, "{:?}", r.reasons);
+
     // ---- authorization ----
     let other = agent_client(data, &v.url, "someone-else");
     let (st, msg) = status_of(
@@ -324,8 +367,13 @@ pub async fn full_flow(db_url: Option<String>) {
         vec![
             "registered>enrolled",
             "enrolled>trusted",
+            // operator mark between two carried rounds, and its clearing
             "trusted>failed",
             "failed>trusted",
+            // the host marked failed (VM linkage), then cleared
+            "trusted>failed",
+            "failed>trusted",
+            // a policy-covered PCR changed
             "trusted>failed"
         ]
     );
@@ -334,6 +382,8 @@ pub async fn full_flow(db_url: Option<String>) {
     let expect_host = vec![
         ("registered".to_string(), "enrolled".to_string()),
         ("enrolled".into(), "trusted".into()),
+        ("trusted".into(), "failed".into()),
+        ("failed".into(), "trusted".into()),
         ("trusted".into(), "failed".into()),
         ("failed".into(), "trusted".into()),
         ("trusted".into(), "failed".into()),
@@ -501,6 +551,26 @@ pub async fn two_replicas(db_url: String) {
         ag.client = agent_client(data, &a.url, &id);
         let (st, _) = status_of(ag.send(&ev).await);
         assert_eq!(st, 422);
+        // The challenge B carried, answered at A (whose copy of the row is
+        // now behind), then A's at B: each replica sees the other's rounds.
+        let mut carried = r.next_challenge.clone().unwrap();
+        for (round, url) in [&a.url, &b.url, &a.url].into_iter().enumerate() {
+            ag.client = agent_client(data, url, &id);
+            let ev = ag.evidence_for(&carried);
+            let r = ag.send(&ev).await.unwrap();
+            assert_eq!(
+                r.state,
+                NodeState::Trusted,
+                "{id} round {round}: {:?}",
+                r.reasons
+            );
+            let other = if url == &a.url { &b.url } else { &a.url };
+            ag.client = agent_client(data, other, &id);
+            let (st, _) = status_of(ag.send(&ev).await);
+            assert_eq!(st, 422, "{id} round {round}: replay at the other replica");
+            carried = r.next_challenge.unwrap();
+        }
+        ag.client = agent_client(data, &a.url, &id);
         agents.push(ag);
     }
     // Silence: every agent becomes unreachable, exactly once.
