@@ -21,6 +21,8 @@ fn postgres_scenarios() {
     rt.block_on(scenarios::ima_flow(Some(ima)));
     let repl = pg.create_db("replicas");
     rt.block_on(scenarios::two_replicas(repl));
+    let conc = pg.create_db("concurrent");
+    rt.block_on(scenarios::concurrent_rounds(Some(conc)));
     drop(rt);
     drop(pg);
 }

@@ -11,6 +11,7 @@
 //! delivery) is claimed with leases (`lease_owner`, `lease_until`) so two
 //! replicas never do the same piece twice.
 
+mod batch;
 mod schema;
 
 use std::time::Duration;
@@ -28,6 +29,8 @@ pub enum StoreError {
     Corrupt(&'static str),
     #[error("unsupported database URL {0:?}: use sqlite://PATH or postgres://...")]
     Url(String),
+    #[error("database (batched rounds): {0}")]
+    Batch(String),
 }
 
 pub type Result<T> = std::result::Result<T, StoreError>;
@@ -178,7 +181,11 @@ pub fn kind_str(k: NodeKind) -> &'static str {
 pub struct Store {
     pool: AnyPool,
     postgres: bool,
+    rounds: batch::Batcher,
 }
+
+/// Round writers (see [`batch`]) for PostgreSQL; SQLite has one.
+const POSTGRES_ROUND_WRITERS: usize = 4;
 
 /// Connections to one SQLite file (see [`Store::open`]).
 pub const SQLITE_CONNECTIONS: u32 = 1;
@@ -225,7 +232,13 @@ impl Store {
             url.to_string()
         };
         let pool = opts.connect(&url).await?;
-        let store = Store { pool, postgres };
+        let writers = if postgres { POSTGRES_ROUND_WRITERS } else { 1 };
+        let rounds = batch::Batcher::start(pool.clone(), postgres, writers);
+        let store = Store {
+            pool,
+            postgres,
+            rounds,
+        };
         store.migrate().await?;
         Ok(store)
     }
@@ -425,9 +438,10 @@ impl Store {
 
     /// Commits one attestation round (appraisal result, status, the next
     /// challenge's nonce) if the row is still at revision `round.rev`, i.e.
-    /// nobody changed the agent since the caller read it. One statement
-    /// when the state stays (the common case); with a state change, one
-    /// transaction with the transition record and notifications. Returns
+    /// nobody changed the agent since the caller read it. When the state
+    /// stays (the common case) the round joins a group commit with other
+    /// agents' rounds ([`batch`]); with a state change, one transaction
+    /// with the transition record and notifications. Returns
     /// whether it applied; on `false` the caller re-reads the row.
     pub async fn commit_round(
         &self,
@@ -436,6 +450,12 @@ impl Store {
         replica: &str,
         now: i64,
     ) -> Result<bool> {
+        if round.previous.state == round.status.state {
+            return self
+                .rounds
+                .commit(batch::QueuedRound::new(id, round, now))
+                .await;
+        }
         let update = sqlx::query(
             "UPDATE agents SET history = $2, ima_offset = $3, last_seen = $4, \
              attestations = attestations + 1, trust_vector = $5, state = $6, reasons = $7, \
@@ -456,9 +476,6 @@ impl Store {
         .bind(round.next_nonce.map(<[u8]>::to_vec))
         .bind(round.next_expires)
         .bind(round.rev);
-        if round.previous.state == round.status.state {
-            return Ok(update.execute(&self.pool).await?.rows_affected() == 1);
-        }
         let mut tx = self.pool.begin().await?;
         if update.execute(&mut *tx).await?.rows_affected() != 1 {
             return Ok(false);

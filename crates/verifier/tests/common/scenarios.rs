@@ -631,6 +631,69 @@ pub async fn two_replicas(db_url: String) {
     b.shutdown().await;
 }
 
+/// Many agents' rounds at once: they commit together (group commit), each
+/// row exactly once per round, and each carried nonce is single use.
+pub async fn concurrent_rounds(db_url: Option<String>) {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path();
+    let ca = EkCa::new(data, "ek-ca");
+    let v = start_verifier(
+        data,
+        db_url,
+        vec![ca.pem_path.clone()],
+        Duration::from_secs(30),
+        "replica-a",
+    )
+    .await;
+    let op = operator_client(data, &v.url);
+    const AGENTS: usize = 16;
+    const ROUNDS: usize = 6;
+    let mut tasks = tokio::task::JoinSet::new();
+    for i in 0..AGENTS {
+        let id = format!("agent-{i}");
+        let mut ag = SimAgent::new(40 + i as u8, &id, NodeKind::Host, &ca, data, &v.url);
+        ag.enroll_and_activate().await;
+        // The client, not the agent, crosses the awaits (the agent's TPM
+        // connection is not Sync).
+        let client = ag.client.clone();
+        tasks.spawn(async move {
+            let evidence_path = format!("/v1/agents/{id}/evidence");
+            let mut ch: Challenge = client
+                .post_empty(&format!("/v1/agents/{id}/challenge"))
+                .await
+                .unwrap();
+            let mut last = None;
+            for round in 0..ROUNDS {
+                let ev = ag.evidence_for(&ch);
+                let r: AttestationResult = client.post(&evidence_path, &ev).await.unwrap();
+                assert_eq!(
+                    r.state,
+                    NodeState::Trusted,
+                    "{id} round {round}: {:?}",
+                    r.reasons
+                );
+                ch = r.next_challenge.expect("next challenge");
+                last = Some(ev);
+            }
+            let again: Result<AttestationResult, _> =
+                client.post(&evidence_path, &last.unwrap()).await;
+            let (st, _) = status_of(again);
+            assert_eq!(st, 422, "{id}: the last nonce again");
+            id
+        });
+    }
+    let mut done = 0;
+    while let Some(id) = tasks.join_next().await {
+        let id = id.unwrap();
+        let n: Value = op.get(&format!("/v1/nodes/{id}")).await.unwrap();
+        assert_eq!(n["state"], "trusted", "{n}");
+        assert_eq!(n["attestations"], ROUNDS as u64, "{n}");
+        done += 1;
+    }
+    assert_eq!(done, AGENTS);
+    v.shutdown().await;
+}
+
 /// The OpenAPI document lists every route of the router.
 pub fn openapi_covers_routes(doc: &str) {
     let v: Value = serde_json::from_str(doc).unwrap();

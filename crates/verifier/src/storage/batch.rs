@@ -1,0 +1,220 @@
+//! Group commit of attestation rounds. Most rounds change nothing but the
+//! agent's history, IMA position and next nonce; at thousands of rounds
+//! per second one statement and one commit each cost more than the
+//! appraisal (BENCHMARKS.md, "Issue 5: verifier"). Rounds queued while a
+//! batch runs go together into the next one: a single `UPDATE ... FROM`
+//! over a `VALUES` list, guarded per row by the revision the round was
+//! read at, whose `RETURNING` says which rows applied. Under light load a
+//! batch is one round, as before.
+
+use std::collections::HashSet;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+
+use sqlx::{AnyPool, Row};
+use tokio::sync::{mpsc, oneshot};
+
+use super::{reasons_json, state_str, Result, Round, StoreError};
+
+/// Most rounds in one statement (13 parameters each, far below either
+/// backend's parameter limit).
+const MAX_BATCH: usize = 128;
+
+/// Columns of one round, in the order of the `VALUES` tuples.
+const COLUMNS: usize = 13;
+
+/// A round as the writer needs it (owned: it outlives the request).
+#[derive(Debug)]
+pub(super) struct QueuedRound {
+    id: String,
+    rev: i64,
+    history: Option<String>,
+    ima_offset: i64,
+    now: i64,
+    trust_vector: Option<String>,
+    state: &'static str,
+    reasons: String,
+    appraisal_state: &'static str,
+    appraisal_reasons: String,
+    manual_reason: Option<String>,
+    nonce: Option<Vec<u8>>,
+    nonce_expires: i64,
+}
+
+impl QueuedRound {
+    pub(super) fn new(id: &str, r: &Round<'_>, now: i64) -> QueuedRound {
+        QueuedRound {
+            id: id.to_string(),
+            rev: r.rev,
+            history: r.saved.history.map(str::to_string),
+            ima_offset: r.saved.ima_offset,
+            now,
+            trust_vector: r.saved.trust_vector.map(str::to_string),
+            state: state_str(r.status.state),
+            reasons: reasons_json(&r.status.reasons),
+            appraisal_state: state_str(r.status.appraisal_state),
+            appraisal_reasons: reasons_json(&r.status.appraisal_reasons),
+            manual_reason: r.status.manual_reason.clone(),
+            nonce: r.next_nonce.map(<[u8]>::to_vec),
+            nonce_expires: r.next_expires,
+        }
+    }
+}
+
+type Job = (QueuedRound, oneshot::Sender<Result<bool>>);
+
+/// The writers: one for SQLite (one writer at a time anyway), several for
+/// PostgreSQL (rows of different agents commit in parallel there).
+#[derive(Clone, Debug)]
+pub(super) struct Batcher {
+    queues: Arc<Vec<mpsc::UnboundedSender<Job>>>,
+    next: Arc<AtomicUsize>,
+}
+
+impl Batcher {
+    /// Starts `writers` writer tasks on the current runtime. They end when
+    /// the last [`Batcher`] clone is dropped.
+    pub(super) fn start(pool: AnyPool, postgres: bool, writers: usize) -> Batcher {
+        let sql: Arc<Vec<String>> = Arc::new(
+            (0..=MAX_BATCH)
+                .map(|n| {
+                    if n == 0 {
+                        String::new()
+                    } else {
+                        batch_sql(n, postgres)
+                    }
+                })
+                .collect(),
+        );
+        let queues = (0..writers.max(1))
+            .map(|_| {
+                let (tx, rx) = mpsc::unbounded_channel();
+                tokio::spawn(write_loop(pool.clone(), sql.clone(), rx));
+                tx
+            })
+            .collect();
+        Batcher {
+            queues: Arc::new(queues),
+            next: Arc::new(AtomicUsize::new(0)),
+        }
+    }
+
+    /// Queues `round` and waits for its batch: whether its row applied.
+    pub(super) async fn commit(&self, round: QueuedRound) -> Result<bool> {
+        let i = self.next.fetch_add(1, Ordering::Relaxed) % self.queues.len();
+        let (tx, rx) = oneshot::channel();
+        let queue = self
+            .queues
+            .get(i)
+            .ok_or(StoreError::Batch("no writer".into()))?;
+        queue
+            .send((round, tx))
+            .map_err(|_| StoreError::Batch("the round writer stopped".into()))?;
+        rx.await
+            .map_err(|_| StoreError::Batch("the round writer stopped".into()))?
+    }
+}
+
+async fn write_loop(pool: AnyPool, sql: Arc<Vec<String>>, mut rx: mpsc::UnboundedReceiver<Job>) {
+    let mut batch: Vec<Job> = Vec::with_capacity(MAX_BATCH);
+    while let Some(first) = rx.recv().await {
+        batch.push(first);
+        while batch.len() < MAX_BATCH {
+            match rx.try_recv() {
+                Ok(job) => batch.push(job),
+                Err(_) => break,
+            }
+        }
+        let text = sql.get(batch.len()).map(String::as_str).unwrap_or_default();
+        match run_batch(&pool, text, &batch).await {
+            Ok(applied) => {
+                for (round, reply) in batch.drain(..) {
+                    let _ = reply.send(Ok(applied.contains(&round.id)));
+                }
+            }
+            Err(e) => {
+                tracing::warn!("committing {} attestation rounds: {e}", batch.len());
+                let msg = e.to_string();
+                for (_, reply) in batch.drain(..) {
+                    let _ = reply.send(Err(StoreError::Batch(msg.clone())));
+                }
+            }
+        }
+    }
+}
+
+async fn run_batch(pool: &AnyPool, sql: &str, batch: &[Job]) -> Result<HashSet<String>> {
+    let mut q = sqlx::query(sql);
+    for (r, _) in batch {
+        q = q
+            .bind(r.id.clone())
+            .bind(r.rev)
+            .bind(r.history.clone())
+            .bind(r.ima_offset)
+            .bind(r.now)
+            .bind(r.trust_vector.clone())
+            .bind(r.state)
+            .bind(r.reasons.clone())
+            .bind(r.appraisal_state)
+            .bind(r.appraisal_reasons.clone())
+            .bind(r.manual_reason.clone())
+            .bind(r.nonce.clone())
+            .bind(r.nonce_expires);
+    }
+    let rows = q.fetch_all(pool).await?;
+    rows.iter()
+        .map(|row| row.try_get::<String, _>(0).map_err(StoreError::from))
+        .collect()
+}
+
+/// `UPDATE agents ... FROM (VALUES ...)` for `n` rounds. Parameters are
+/// cast so PostgreSQL knows their types inside `VALUES` (SQLite accepts
+/// the same casts; its blob type is spelled differently).
+fn batch_sql(n: usize, postgres: bool) -> String {
+    let blob = if postgres { "BYTEA" } else { "BLOB" };
+    let types = [
+        "TEXT", "BIGINT", "TEXT", "BIGINT", "BIGINT", "TEXT", "TEXT", "TEXT", "TEXT", "TEXT",
+        "TEXT", blob, "BIGINT",
+    ];
+    let mut values = String::new();
+    for row in 0..n {
+        if row > 0 {
+            values.push_str(", ");
+        }
+        values.push('(');
+        for (col, ty) in types.iter().enumerate() {
+            if col > 0 {
+                values.push_str(", ");
+            }
+            values.push_str(&format!("CAST(${} AS {ty})", row * COLUMNS + col + 1));
+        }
+        values.push(')');
+    }
+    format!(
+        "WITH v (id, rev, history, ima_offset, now, trust_vector, state, reasons, \
+         appraisal_state, appraisal_reasons, manual_reason, nonce, nonce_expires) AS \
+         (VALUES {values}) \
+         UPDATE agents SET history = v.history, ima_offset = v.ima_offset, \
+         last_seen = v.now, attestations = agents.attestations + 1, \
+         trust_vector = v.trust_vector, state = v.state, reasons = v.reasons, \
+         appraisal_state = v.appraisal_state, appraisal_reasons = v.appraisal_reasons, \
+         manual_reason = v.manual_reason, updated_at = v.now, nonce = v.nonce, \
+         nonce_expires = v.nonce_expires, rev = agents.rev + 1 \
+         FROM v WHERE agents.id = v.id AND agents.rev = v.rev RETURNING agents.id"
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn placeholders_are_numbered_per_row_and_column() {
+        let s = batch_sql(2, true);
+        assert!(s.contains("(CAST($1 AS TEXT), CAST($2 AS BIGINT)"), "{s}");
+        assert!(s.contains("CAST($12 AS BYTEA), CAST($13 AS BIGINT)), (CAST($14 AS TEXT)"));
+        assert!(s.contains("CAST($26 AS BIGINT))"));
+        assert!(!s.contains("$27"));
+        assert!(batch_sql(1, false).contains("CAST($12 AS BLOB)"));
+    }
+}
