@@ -276,6 +276,26 @@ fn montgomery(crit: &mut Criterion) {
     g.bench_function("pow2 1024-bit exponent", |bch| {
         bch.iter(|| m.pow2(black_box(&n)))
     });
+    // The other sizes with an x86-64 assembly square: the primes of
+    // RSA-3072 (1536 bits) and the RSA-2048 public operation (2048 bits).
+    let mut n24 = [0x9e37_79b9_7f4a_7c15u64; 24];
+    n24[0] |= 1;
+    n24[23] |= 1 << 63;
+    if let Some(m24) = Mont::new(&n24) {
+        let a24 = m24.to_mont(&[0x1234_5678_9abc_def0u64; 24]);
+        g.bench_function("square 1536", |bch| {
+            bch.iter(|| m24.square(black_box(&a24)))
+        });
+    }
+    let mut n32 = [0x9e37_79b9_7f4a_7c15u64; 32];
+    n32[0] |= 1;
+    n32[31] |= 1 << 63;
+    if let Some(m32) = Mont::new(&n32) {
+        let a32 = m32.to_mont(&[0x1234_5678_9abc_def0u64; 32]);
+        g.bench_function("square 2048", |bch| {
+            bch.iter(|| m32.square(black_box(&a32)))
+        });
+    }
     g.finish();
 }
 

@@ -14,6 +14,7 @@ pub mod keygen;
 pub mod limbs;
 pub mod lucas;
 pub mod montgomery;
+mod montgomery_x86;
 pub mod rsaep;
 pub mod search;
 pub mod sieve;

@@ -10,6 +10,11 @@
 //! libtpms/swtpm use (BENCHMARKS.md, "Where the time goes"). A fixed limb
 //! count lets the compiler keep the inner loops tight.
 //!
+//! On x86-64 processors with BMI2 and ADX, products and squares of 8, 16,
+//! 24 and 32 limbs run the `mulx`/`adcx`/`adox` assembly of
+//! `montgomery_x86.rs` (half the instructions); the portable code
+//! below is the fallback and the reference it is tested against.
+//!
 //! Values handed to [`Mont::mul`] must be below the modulus; results are
 //! fully reduced, so equal residues have equal representations and can be
 //! compared directly. The multiplication's final subtraction is
@@ -18,9 +23,10 @@
 //! for primality tests and the RSA public operation (public exponent).
 
 use super::limbs;
+use super::montgomery_x86::Adx;
 use zeroize::Zeroize;
 
-/// Widest modulus [`Mont::square`] handles with its double-width buffer
+/// Widest modulus `square_portable` handles with its double-width buffer
 /// (2048 bits: the primes of a 4096-bit key); wider ones square by `mul`.
 const MAX_LIMBS: usize = 32;
 
@@ -34,6 +40,9 @@ pub struct Mont<const N: usize> {
     one: [u64; N],
     /// R² mod n: converts into Montgomery form.
     r2: [u64; N],
+    /// `Some` when products and squares run the `mulx`/`adcx`/`adox`
+    /// assembly ([`super::montgomery_x86`]; 8, 16, 24 and 32 limbs).
+    adx: Option<Adx>,
 }
 
 impl<const N: usize> Drop for Mont<N> {
@@ -81,6 +90,7 @@ impl<const N: usize> Mont<N> {
             n0,
             one,
             r2: [0u64; N],
+            adx: Adx::detect(),
         };
         // 2 in Montgomery form is 2R mod n; raising it to 64·N gives
         // 2^(64N)·R = R² mod n, without any big division.
@@ -99,12 +109,35 @@ impl<const N: usize> Mont<N> {
         &self.one
     }
 
-    /// a·b·R⁻¹ mod n (both below n). Finely integrated operand scanning
+    /// a·b·R⁻¹ mod n (both below n).
+    #[inline]
+    pub fn mul(&self, a: &[u64; N], b: &[u64; N]) -> [u64; N] {
+        if let Some(adx) = self.adx {
+            if let Some(r) = adx.mul(a, b, &self.n, self.n0) {
+                return r;
+            }
+        }
+        self.mul_portable(a, b)
+    }
+
+    /// a²·R⁻¹ mod n (a below n). Squarings are ~90 % of the products of
+    /// an exponentiation.
+    #[inline]
+    pub fn square(&self, a: &[u64; N]) -> [u64; N] {
+        if let Some(adx) = self.adx {
+            if let Some(r) = adx.square(a, &self.n, self.n0) {
+                return r;
+            }
+        }
+        self.square_portable(a)
+    }
+
+    /// a·b·R⁻¹ mod n (both below n), portable. Finely integrated operand scanning
     /// (FIOS): each pass adds a·b\[i\] and m·n in one loop with two carry
     /// chains, so the processor can overlap them and each word of t is
     /// loaded and stored once per pass.
     #[allow(clippy::needless_range_loop)] // index arithmetic across three arrays
-    pub fn mul(&self, a: &[u64; N], b: &[u64; N]) -> [u64; N] {
+    fn mul_portable(&self, a: &[u64; N], b: &[u64; N]) -> [u64; N] {
         let n = &self.n;
         let mut t = [0u64; N];
         let mut t_hi = 0u64;
@@ -132,7 +165,7 @@ impl<const N: usize> Mont<N> {
         self.reduce_once(&t, t_hi)
     }
 
-    /// a²·R⁻¹ mod n (a below n): the double-width square, computing each
+    /// a²·R⁻¹ mod n (a below n), portable: the double-width square, computing each
     /// cross product a\[i\]·a\[j\] once and doubling (about half the word
     /// products of a general multiplication), then a separate Montgomery
     /// reduction. Squarings are ~90 % of the products in an
@@ -143,9 +176,9 @@ impl<const N: usize> Mont<N> {
     /// inner loops; a product-scanning version with per-column bounds ran
     /// nearly twice the instructions.)
     #[allow(clippy::needless_range_loop)] // index arithmetic across arrays
-    pub fn square(&self, a: &[u64; N]) -> [u64; N] {
+    fn square_portable(&self, a: &[u64; N]) -> [u64; N] {
         if N > MAX_LIMBS {
-            return self.mul(a, a);
+            return self.mul_portable(a, a);
         }
         let mut w = [0u64; 2 * MAX_LIMBS];
         // Cross products a[i]·a[j], i < j.
@@ -430,6 +463,108 @@ mod tests {
             ev in proptest::collection::vec(proptest::prelude::any::<u64>(), 1..=32),
         ) {
             check_pow::<32>(&nv, shift, &av, &ev);
+        }
+    }
+
+    /// The assembly product and square against the portable code on the
+    /// same operands: random ones reduced below n plus 0, 1, n − 1.
+    fn check_fast<const N: usize>(nv: &[u64], shift: u32, av: &[u64], bv: &[u64]) {
+        let n: [u64; N] = modulus(nv, shift);
+        let m = Mont::new(&n).unwrap();
+        let nb = big(&n);
+        let reduce = |v: &[u64]| -> [u64; N] {
+            let mut x = [0u64; N];
+            x.iter_mut().zip(v).for_each(|(d, s)| *d = *s);
+            limbs_of(&(big(&x) % &nb))
+        };
+        let nm1: [u64; N] = limbs::sub(&n, &limbs::from_u64(1)).0;
+        let ops = [
+            reduce(av),
+            reduce(bv),
+            [0u64; N],
+            limbs::from_u64(1),
+            nm1,
+            *m.one(),
+        ];
+        let adx = Adx::detect();
+        #[cfg(target_arch = "x86_64")]
+        assert_eq!(
+            adx.is_some(),
+            std::arch::is_x86_feature_detected!("bmi2")
+                && std::arch::is_x86_feature_detected!("adx")
+        );
+        assert_eq!(m.adx.is_some(), adx.is_some());
+        for a in &ops {
+            for b in &ops {
+                let want = m.mul_portable(a, b);
+                assert_eq!(m.mul(a, b), want);
+                assert_eq!(
+                    big(&want),
+                    (big(a) * big(b) * big(&m.from_mont(&limbs::from_u64(1)))) % &nb
+                );
+            }
+            assert_eq!(m.square(a), m.square_portable(a));
+            assert_eq!(m.square(a), m.mul_portable(a, a));
+        }
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
+
+        #[test]
+        fn fast_matches_portable_8(
+            nv in proptest::collection::vec(proptest::prelude::any::<u64>(), 8),
+            shift in proptest::prop_oneof![proptest::strategy::Just(0u32), 0u32..63],
+            av in proptest::collection::vec(proptest::prelude::any::<u64>(), 8),
+            bv in proptest::collection::vec(proptest::prelude::any::<u64>(), 8),
+        ) {
+            check_fast::<8>(&nv, shift, &av, &bv);
+        }
+
+        #[test]
+        fn fast_matches_portable_16(
+            nv in proptest::collection::vec(proptest::prelude::any::<u64>(), 16),
+            shift in proptest::prop_oneof![proptest::strategy::Just(0u32), 0u32..63],
+            av in proptest::collection::vec(proptest::prelude::any::<u64>(), 16),
+            bv in proptest::collection::vec(proptest::prelude::any::<u64>(), 16),
+        ) {
+            check_fast::<16>(&nv, shift, &av, &bv);
+        }
+
+        #[test]
+        fn fast_matches_portable_24(
+            nv in proptest::collection::vec(proptest::prelude::any::<u64>(), 24),
+            shift in proptest::prop_oneof![proptest::strategy::Just(0u32), 0u32..63],
+            av in proptest::collection::vec(proptest::prelude::any::<u64>(), 24),
+            bv in proptest::collection::vec(proptest::prelude::any::<u64>(), 24),
+        ) {
+            check_fast::<24>(&nv, shift, &av, &bv);
+        }
+
+        #[test]
+        fn fast_matches_portable_32(
+            nv in proptest::collection::vec(proptest::prelude::any::<u64>(), 32),
+            shift in proptest::prop_oneof![proptest::strategy::Just(0u32), 0u32..63],
+            av in proptest::collection::vec(proptest::prelude::any::<u64>(), 32),
+            bv in proptest::collection::vec(proptest::prelude::any::<u64>(), 32),
+        ) {
+            check_fast::<32>(&nv, shift, &av, &bv);
+        }
+    }
+
+    /// Extreme moduli: all ones (n = R − 1), 2^(64N−1) + 1, and the
+    /// smallest full-width pattern with long carry runs.
+    #[test]
+    fn fast_matches_portable_extreme_moduli() {
+        let ones = [u64::MAX; 32];
+        let mut low = [0u64; 32];
+        low[0] = 1;
+        for nv in [&ones[..], &low[..], &[0xffff_ffff_0000_0001; 32][..]] {
+            check_fast::<8>(nv, 0, &ones, &low);
+            check_fast::<16>(nv, 0, &ones, &ones);
+            check_fast::<24>(nv, 0, &ones, &low);
+            check_fast::<32>(nv, 0, &ones, &ones);
+            check_fast::<16>(nv, 40, &ones, &ones);
         }
     }
 
