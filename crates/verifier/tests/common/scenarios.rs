@@ -434,22 +434,31 @@ pub async fn full_flow(db_url: Option<String>) {
     v.shutdown().await;
 }
 
-/// IMA through the API: the challenge's ima_offset follows the verified
-/// entries, excluded paths pass, a file outside the runtime policy fails
-/// with its path in the reason.
-pub async fn ima_flow(db_url: Option<String>) {
+/// A verifier with a 30 s interval over `db_url` (SQLite in the data dir
+/// when `None`), trusting one test EK CA, and its operator client.
+async fn one_verifier(
+    db_url: Option<String>,
+) -> (tempfile::TempDir, EkCa, verifier::Running, ApiClient) {
     let tmp = tempfile::tempdir().unwrap();
-    let data = tmp.path();
-    let ca = EkCa::new(data, "ek-ca");
+    let ca = EkCa::new(tmp.path(), "ek-ca");
     let v = start_verifier(
-        data,
+        tmp.path(),
         db_url,
         vec![ca.pem_path.clone()],
         Duration::from_secs(30),
         "r1",
     )
     .await;
-    let op = operator_client(data, &v.url);
+    let op = operator_client(tmp.path(), &v.url);
+    (tmp, ca, v, op)
+}
+
+/// IMA through the API: the challenge's ima_offset follows the verified
+/// entries, excluded paths pass, a file outside the runtime policy fails
+/// with its path in the reason.
+pub async fn ima_flow(db_url: Option<String>) {
+    let (tmp, ca, v, op) = one_verifier(db_url).await;
+    let data = tmp.path();
     let good = b"#!/bin/sh\necho good\n";
     let policy = json!({
         "name": "ima",
@@ -634,18 +643,8 @@ pub async fn two_replicas(db_url: String) {
 /// Many agents' rounds at once: they commit together (group commit), each
 /// row exactly once per round, and each carried nonce is single use.
 pub async fn concurrent_rounds(db_url: Option<String>) {
-    let tmp = tempfile::tempdir().unwrap();
+    let (tmp, ca, v, op) = one_verifier(db_url).await;
     let data = tmp.path();
-    let ca = EkCa::new(data, "ek-ca");
-    let v = start_verifier(
-        data,
-        db_url,
-        vec![ca.pem_path.clone()],
-        Duration::from_secs(30),
-        "replica-a",
-    )
-    .await;
-    let op = operator_client(data, &v.url);
     const AGENTS: usize = 16;
     const ROUNDS: usize = 6;
     let mut tasks = tokio::task::JoinSet::new();
