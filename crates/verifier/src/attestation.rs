@@ -116,6 +116,10 @@ pub struct Outcome {
     /// The only failure is that the event log was skipped while the boot
     /// PCRs changed: not a verdict, the agent must resend with the log.
     pub retry_with_log: bool,
+    /// Whether the next challenge must ask for the event log (see
+    /// [`needs_event_log`]), from the history this appraisal leaves; `None`
+    /// when it leaves none (the stored history stays).
+    pub next_needs_event_log: Option<bool>,
 }
 
 /// Appraises evidence (attest::appraise).
@@ -133,6 +137,7 @@ pub fn appraise(
         ima_offset: 0,
         trust_vector_json: None,
         retry_with_log: false,
+        next_needs_event_log: None,
     };
     let ak = match AkVerifier::from_tpmt_public(ak_public) {
         Ok(a) => a,
@@ -154,7 +159,9 @@ pub fn appraise(
         evidence,
         policy,
     });
+    let measured_boot = policy.measured_boot.as_ref();
     Outcome {
+        next_needs_event_log: Some(a.new_history.needs_event_log_for(measured_boot)),
         passed: a.passed,
         reasons: a.reasons(),
         history_json: serde_json::to_string(&a.new_history).ok(),

@@ -359,16 +359,15 @@ impl Service {
     }
 
     /// A challenge with a fresh nonce (valid for two intervals) for an
-    /// agent whose history and IMA position are `history`/`ima_offset`.
+    /// agent at IMA position `ima_offset`. The log is asked for until one
+    /// passed in this boot; afterwards only while the quoted boot PCRs stay
+    /// as proven (attest decides: [`attestation::needs_event_log`]).
     fn new_challenge(
         &self,
-        history: Option<&str>,
+        send_event_log: bool,
         ima_offset: i64,
         policy: Option<&ParsedPolicy>,
     ) -> (Challenge, i64) {
-        // The log is asked for until one passed in this boot; afterwards
-        // only while the quoted boot PCRs stay as proven (attest decides).
-        let send_event_log = attestation::needs_event_log(history, policy.map(|p| &p.0));
         let nonce: [u8; 32] = rand::random();
         let expires = now_ms() + 2 * self.interval_ms();
         (
@@ -399,11 +398,10 @@ impl Service {
             )));
         }
         let policy = self.policy_of(&agent).await?;
-        let (challenge, expires) = self.new_challenge(
-            agent.history.as_deref(),
-            agent.ima_offset,
-            policy.as_deref(),
-        );
+        let send_event_log =
+            attestation::needs_event_log(agent.history.as_deref(), policy.as_deref().map(|p| &p.0));
+        let (challenge, expires) =
+            self.new_challenge(send_event_log, agent.ima_offset, policy.as_deref());
         match self.store.set_nonce(id, &challenge.nonce, expires).await? {
             Some(rev) => {
                 agent.rev = rev;
@@ -529,8 +527,13 @@ impl Service {
         } else {
             outcome.trust_vector_json.clone()
         };
+        // From the history this appraisal left (no second parse of it).
+        let send_event_log = match outcome.next_needs_event_log {
+            Some(b) if outcome.history_json.is_some() => b,
+            _ => attestation::needs_event_log(history.as_deref(), policy.as_deref().map(|p| &p.0)),
+        };
         let (next, next_expires) =
-            self.new_challenge(history.as_deref(), ima_offset, policy.as_deref());
+            self.new_challenge(send_event_log, ima_offset, policy.as_deref());
         let applied = self
             .store
             .commit_round(
