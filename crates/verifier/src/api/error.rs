@@ -2,6 +2,7 @@
 //! body, so clients always get a machine-readable code and a reason.
 
 use attest::protocol::ApiError;
+use axum::body::Bytes;
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{FromRequest, Request};
 use axum::http::StatusCode;
@@ -80,12 +81,52 @@ where
 {
     type Rejection = HttpError;
 
+    /// A plain `serde_json` parse first: axum's `Json` tracks the path of
+    /// every field for its error message, which costs on every request. The
+    /// message is produced by `Json` only when the body is refused.
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        match Json::<T>::from_request(req, state).await {
-            Ok(Json(v)) => Ok(ApiJson(v)),
-            Err(rej) => Err(json_rejection(rej)),
+        if !is_json(req.headers()) {
+            return match Json::<T>::from_request(req, state).await {
+                Ok(Json(v)) => Ok(ApiJson(v)),
+                Err(rej) => Err(json_rejection(rej)),
+            };
+        }
+        let bytes = Bytes::from_request(req, state).await.map_err(|rej| {
+            let status = rej.status();
+            let code = if status == StatusCode::PAYLOAD_TOO_LARGE {
+                "too_large"
+            } else {
+                "bad_request"
+            };
+            HttpError::new(status, code, rej.body_text())
+        })?;
+        match serde_json::from_slice::<T>(&bytes) {
+            Ok(v) => Ok(ApiJson(v)),
+            Err(_) => match Json::<T>::from_bytes(&bytes) {
+                Ok(Json(v)) => Ok(ApiJson(v)),
+                Err(rej) => Err(json_rejection(rej)),
+            },
         }
     }
+}
+
+/// `Content-Type: application/json` or `application/<x>+json`, as axum's
+/// `Json` requires.
+fn is_json(headers: &axum::http::HeaderMap) -> bool {
+    let Some(ct) = headers
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+    else {
+        return false;
+    };
+    let essence = ct
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    essence == "application/json"
+        || (essence.starts_with("application/") && essence.ends_with("+json"))
 }
 
 fn json_rejection(rej: JsonRejection) -> HttpError {
