@@ -199,6 +199,27 @@ fn keys(crit: &mut Criterion) {
     g.bench_function("CreatePrimary(ECC P-256 storage key)", |b| {
         b.iter_custom(bench_create_primary(&mut tpm, rh::OWNER, &srk))
     });
+    // Load of an ECDSA P-256 key under the ECC SRK: dominated by the
+    // private/public binding check (d·G against the public point).
+    let srk_handle = c::out_handle(&call(&mut tpm, &c::create_primary(rh::OWNER, &srk)));
+    let (private, public) = c::created(&call(
+        &mut tpm,
+        &c::create(srk_handle, c::pw(), &c::signer_ecc_p256()),
+    ));
+    let load = c::load(srk_handle, c::pw(), &private, &public);
+    g.bench_function("Load(ECDSA P-256 key under ECC SRK)", |b| {
+        b.iter_custom(|iters| {
+            let mut total = Duration::ZERO;
+            for _ in 0..iters {
+                let start = Instant::now();
+                let r = tpm.execute(0, black_box(&load));
+                total += start.elapsed();
+                call(&mut tpm, &c::flush_context(c::out_handle(&r)));
+            }
+            total
+        })
+    });
+    call(&mut tpm, &c::flush_context(srk_handle));
     g.finish();
 
     // RSA key generation takes a few hundred milliseconds: single runs,
@@ -299,5 +320,36 @@ fn montgomery(crit: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, engine, keys, montgomery);
+/// d·G alone, through the public key constructor (scalar check, the
+/// fixed-base multiply of `crypto::fixed_base`, one inversion, encoding),
+/// next to the curve crate's generic `mul_by_generator` for comparison.
+fn ecc_fixed_base(crit: &mut Criterion) {
+    use p256::elliptic_curve::ops::MulByGenerator;
+    use tpm::crypto::{EccCurve, EccKeyPair};
+    let mut g = crit.benchmark_group("ecc-fixed-base");
+    for curve in EccCurve::ALL {
+        let d = vec![0x5a; curve.size()];
+        // First use builds the table; keep that out of the measurement.
+        EccKeyPair::from_private(curve, &d).unwrap();
+        g.bench_function(format!("EccKeyPair::from_private({curve:?})"), |b| {
+            b.iter(|| EccKeyPair::from_private(curve, black_box(&d)).unwrap())
+        });
+    }
+    // A full-width scalar (n − small).
+    let k = -p256::Scalar::from(0x5a5a_5a5a_5a5a_5a5au64);
+    g.bench_function("p256 mul_by_generator + to_affine (generic)", |b| {
+        b.iter(|| p256::ProjectivePoint::mul_by_generator(black_box(&k)).to_affine())
+    });
+    let k = -p384::Scalar::from(0x5a5a_5a5a_5a5a_5a5au64);
+    g.bench_function("p384 mul_by_generator + to_affine (generic)", |b| {
+        b.iter(|| p384::ProjectivePoint::mul_by_generator(black_box(&k)).to_affine())
+    });
+    let k = -sm2::Scalar::from(0x5a5a_5a5a_5a5a_5a5au64);
+    g.bench_function("sm2 mul_by_generator + to_affine (generic)", |b| {
+        b.iter(|| sm2::ProjectivePoint::mul_by_generator(black_box(&k)).to_affine())
+    });
+    g.finish();
+}
+
+criterion_group!(benches, engine, keys, montgomery, ecc_fixed_base);
 criterion_main!(benches);

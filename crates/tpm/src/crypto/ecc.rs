@@ -8,9 +8,10 @@
 //! curve before use.
 
 use crate::constants::curve;
+use crate::crypto::fixed_base::{mul_generator, FixedBase};
 use crate::crypto::CryptoError;
 use elliptic_curve::group::{Curve as _, Group};
-use elliptic_curve::ops::{LinearCombination, MulByGenerator, Reduce};
+use elliptic_curve::ops::{LinearCombination, Reduce};
 use elliptic_curve::point::AffineCoordinates;
 use elliptic_curve::sec1::{EncodedPoint, FromEncodedPoint, ToEncodedPoint};
 use elliptic_curve::{ff::Field, ff::PrimeField, CurveArithmetic, FieldBytes};
@@ -137,7 +138,7 @@ const MAX_CANDIDATES: usize = 64;
 
 /// The operations this module needs from a curve, implemented for the three
 /// RustCrypto curve types below.
-pub(crate) trait EcArith: CurveArithmetic {
+pub(crate) trait EcArith: CurveArithmetic + FixedBase {
     /// Decodes affine coordinates, checking they are field elements and the
     /// point is on the curve.
     fn decode(x: &FieldBytes<Self>, y: &FieldBytes<Self>) -> Option<Self::AffinePoint>;
@@ -266,14 +267,14 @@ pub(crate) fn scalar_bytes<C: EcArith>(s: &Scalar<C>) -> Vec<u8> {
 
 fn g_public<C: EcArith>(d: &[u8]) -> Result<EccPoint, CryptoError> {
     let d = nonzero_scalar::<C>(d).ok_or(CryptoError::Key)?;
-    encode_point::<C>(&Projective::<C>::mul_by_generator(&d))
+    encode_point::<C>(&mul_generator::<C>(&d))
 }
 
 fn g_generate<C: EcArith, R: CryptoRngCore + ?Sized>(
     rng: &mut R,
 ) -> Result<(Zeroizing<Vec<u8>>, EccPoint), CryptoError> {
     let d = random_scalar::<C, R>(rng)?;
-    let q = encode_point::<C>(&Projective::<C>::mul_by_generator(&d))?;
+    let q = encode_point::<C>(&mul_generator::<C>(&d))?;
     Ok((Zeroizing::new(scalar_bytes::<C>(&d)), q))
 }
 
@@ -304,7 +305,7 @@ fn g_ecdsa_sign<C: EcArith, R: CryptoRngCore + ?Sized>(
     let e = ecdsa_e::<C>(digest);
     for _ in 0..MAX_CANDIDATES {
         let k = random_scalar::<C, R>(rng)?;
-        let big_r = Projective::<C>::mul_by_generator(&k).to_affine();
+        let big_r = mul_generator::<C>(&k).to_affine();
         let r = x_mod_n::<C>(&big_r);
         if bool::from(r.is_zero()) {
             continue;

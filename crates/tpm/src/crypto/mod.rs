@@ -3,6 +3,7 @@
 pub mod drbg;
 pub mod ecc;
 pub mod error;
+pub(crate) mod fixed_base;
 pub mod hash;
 pub mod kdf;
 pub mod prime;

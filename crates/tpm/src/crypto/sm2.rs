@@ -18,9 +18,10 @@ use crate::crypto::ecc::{
     decode_point, nonzero_scalar, random_scalar, reduce_mod_n, scalar_bytes, with_curve, x_mod_n,
     EcArith, Projective, Scalar,
 };
+use crate::crypto::fixed_base::mul_generator;
 use crate::crypto::{CryptoError, EccCurve, EccKeyPair, EccPoint};
 use elliptic_curve::group::{Curve as _, Group};
-use elliptic_curve::ops::{LinearCombination, MulByGenerator};
+use elliptic_curve::ops::LinearCombination;
 use elliptic_curve::Field;
 use rand_core::CryptoRngCore;
 
@@ -41,7 +42,7 @@ fn g_sign<C: EcArith, R: CryptoRngCore + ?Sized>(
     let inv = one_plus_d.ok_or(CryptoError::Key)?;
     for _ in 0..MAX_TRIES {
         let k = random_scalar::<C, R>(rng)?;
-        let x1 = x_mod_n::<C>(&Projective::<C>::mul_by_generator(&k).to_affine());
+        let x1 = x_mod_n::<C>(&mul_generator::<C>(&k).to_affine());
         let r = e + x1;
         if bool::from(r.is_zero()) || bool::from((r + k).is_zero()) {
             continue;
