@@ -169,7 +169,10 @@ async fn run_batch(pool: &AnyPool, sql: &str, batch: &[Job]) -> Result<HashSet<S
 
 /// `UPDATE agents ... FROM (VALUES ...)` for `n` rounds. Parameters are
 /// cast so PostgreSQL knows their types inside `VALUES` (SQLite accepts
-/// the same casts; its blob type is spelled differently).
+/// the same casts; its blob type is spelled differently). SQLite gets
+/// anonymous `?` parameters, bound in order: for numbered ones sqlx asks
+/// SQLite each parameter's name, a linear search per parameter — quadratic
+/// in the batch, 11 % of the verifier's CPU at 10,000 agents.
 fn batch_sql(n: usize, postgres: bool) -> String {
     let blob = if postgres { "BYTEA" } else { "BLOB" };
     let types = [
@@ -186,7 +189,11 @@ fn batch_sql(n: usize, postgres: bool) -> String {
             if col > 0 {
                 values.push_str(", ");
             }
-            values.push_str(&format!("CAST(${} AS {ty})", row * COLUMNS + col + 1));
+            if postgres {
+                values.push_str(&format!("CAST(${} AS {ty})", row * COLUMNS + col + 1));
+            } else {
+                values.push_str(&format!("CAST(? AS {ty})"));
+            }
         }
         values.push(')');
     }
@@ -215,6 +222,9 @@ mod tests {
         assert!(s.contains("CAST($12 AS BYTEA), CAST($13 AS BIGINT)), (CAST($14 AS TEXT)"));
         assert!(s.contains("CAST($26 AS BIGINT))"));
         assert!(!s.contains("$27"));
-        assert!(batch_sql(1, false).contains("CAST($12 AS BLOB)"));
+        let lite = batch_sql(2, false);
+        assert!(lite.contains("CAST(? AS BLOB), CAST(? AS BIGINT)), (CAST(? AS TEXT)"));
+        assert_eq!(lite.matches('?').count(), 2 * COLUMNS);
+        assert!(!lite.contains('$'));
     }
 }
