@@ -434,9 +434,9 @@ impl Service {
         let slot = self.hot_slot(id);
         let mut hot = slot.lock().await;
         for attempt in 0..2 {
-            let agent = match hot.take() {
-                Some(a) if attempt == 0 => a,
-                _ => self.agent(id).await?,
+            let (agent, cached) = match hot.take() {
+                Some(a) if attempt == 0 => (a, true),
+                _ => (self.agent(id).await?, false),
             };
             match self.round(id, agent, &ev).await? {
                 RoundOutcome::Done(agent, result) => {
@@ -445,15 +445,12 @@ impl Service {
                 }
                 RoundOutcome::Stale if attempt == 0 => continue,
                 RoundOutcome::Stale => break,
-                RoundOutcome::Refused(agent, e) => {
-                    // Keep a fresh copy; a wrong nonce from a cached row is
-                    // checked against the database once before refusing.
-                    if attempt == 0 && matches!(e, ServiceError::Unprocessable(_)) {
-                        continue;
-                    }
-                    *hot = Some(*agent);
-                    return Err(e);
-                }
+                // A refusal from the cached copy (a nonce another replica
+                // issued, an activation since) is checked against the
+                // database once; a refused row is never kept, so the next
+                // request reads it afresh.
+                RoundOutcome::Refused(_) if cached => continue,
+                RoundOutcome::Refused(e) => return Err(e),
             }
         }
         Err(ServiceError::Unprocessable(
@@ -464,12 +461,9 @@ impl Service {
     /// One round on `agent` as read at `agent.rev`.
     async fn round(&self, id: &str, agent: AgentRecord, ev: &Evidence) -> Result<RoundOutcome> {
         if agent.activation_digest.is_some() {
-            return Ok(RoundOutcome::Refused(
-                Box::new(agent),
-                ServiceError::Conflict(format!(
-                    "node {id} has not activated its AK yet (AK not activated)"
-                )),
-            ));
+            return Ok(RoundOutcome::Refused(ServiceError::Conflict(format!(
+                "node {id} has not activated its AK yet (AK not activated)"
+            ))));
         }
         let now = now_ms();
         let nonce_ok = match &agent.nonce {
@@ -481,12 +475,9 @@ impl Service {
             None => false,
         };
         if !nonce_ok {
-            return Ok(RoundOutcome::Refused(
-                Box::new(agent),
-                ServiceError::Unprocessable(
-                    "nonce is unknown, already used or expired: ask for a new challenge".into(),
-                ),
-            ));
+            return Ok(RoundOutcome::Refused(ServiceError::Unprocessable(
+                "nonce is unknown, already used or expired: ask for a new challenge".into(),
+            )));
         }
         let policy = self.policy_of(&agent).await?;
         let outcome = attestation::appraise(
@@ -772,7 +763,7 @@ enum RoundOutcome {
     /// The row changed since it was read: read it again.
     Stale,
     /// Refused before anything was written.
-    Refused(Box<AgentRecord>, ServiceError),
+    Refused(ServiceError),
 }
 
 fn attest_policy(text: &str) -> std::result::Result<ParsedPolicy, String> {

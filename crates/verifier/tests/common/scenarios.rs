@@ -72,6 +72,18 @@ pub async fn full_flow(db_url: Option<String>) {
     let (st, msg) = status_of(host.challenge().await);
     assert_eq!(st, 409, "challenge before activation: {msg}");
     assert!(msg.contains("not activated"), "{msg}");
+    // Evidence before activation too (the refused row must not linger in
+    // the verifier's copy: after activation the agent attests normally).
+    let early = Evidence {
+        nonce: vec![7; 32],
+        quote: vec![],
+        signature: vec![],
+        pcrs: Default::default(),
+        event_log: None,
+        ima: None,
+    };
+    let (st, msg) = status_of(host.send(&early).await);
+    assert_eq!(st, 409, "evidence before activation: {msg}");
     // A wrong proof is refused.
     let (st, msg) = status_of(
         host.client
