@@ -52,6 +52,12 @@ impl Host {
         self.open().unwrap()
     }
 
+    /// The store together with its host (whose temp dir must outlive it).
+    fn store_with_host(self) -> (SealedStore, Host) {
+        let s = self.store();
+        (s, self)
+    }
+
     fn file(&self, name: &str) -> PathBuf {
         self.state.join(format!("{name}.sealed"))
     }
@@ -422,8 +428,13 @@ fn export_import_and_migration_blobs() {
     // A state file is not an export, and another host cannot import.
     let state_file = fs::read(h.file("vm1")).unwrap();
     assert!(s.open_export(&state_file).is_err());
+    // One store of the other host for both checks: reopening it right
+    // after a drop can find its flock still held by a child that another
+    // test thread forked in between (the descriptor lives until the
+    // child's exec).
     let other = Host::new();
-    assert!(other.store().open_export(&ex).is_err());
+    let other = other.store_with_host();
+    assert!(other.0.open_export(&ex).is_err());
     // Migration blobs: sealed under the context's key, opened by context.
     let m = s.seal_migration("vm1", b"volatile state").unwrap();
     let (ctx, pt) = s.open_migration(&m).unwrap();
@@ -432,7 +443,7 @@ fn export_import_and_migration_blobs() {
         s.open_export(&m).is_err(),
         "a migration blob is not an export"
     );
-    assert!(other.store().open_migration(&m).is_err());
+    assert!(other.0.open_migration(&m).is_err());
 }
 
 #[test]

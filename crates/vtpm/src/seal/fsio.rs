@@ -99,19 +99,31 @@ pub(crate) fn lock_file(path: &Path) -> Result<File, SealError> {
         .mode(0o600)
         .open(path)
         .map_err(io_err("open lock file", path))?;
-    // SAFETY: flock on a file descriptor we own; no memory is involved.
-    let rc = unsafe { libc::flock(lock.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
-    if rc != 0 {
-        let err = io::Error::last_os_error();
-        if err.raw_os_error() == Some(libc::EWOULDBLOCK) {
-            return Err(SealError::Locked {
-                path: path.to_path_buf(),
-            });
+    // A lock just released can still be held for a moment by a child that
+    // another thread of this process forked and that has not exec'd yet
+    // (it shares the open file description): retry briefly before saying
+    // another process holds it.
+    for attempt in 0..LOCK_ATTEMPTS {
+        // SAFETY: flock on a file descriptor we own; no memory is involved.
+        let rc = unsafe { libc::flock(lock.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
+        if rc == 0 {
+            return Ok(lock);
         }
-        return Err(io_err("lock", path)(err));
+        let err = io::Error::last_os_error();
+        if err.raw_os_error() != Some(libc::EWOULDBLOCK) {
+            return Err(io_err("lock", path)(err));
+        }
+        if attempt + 1 < LOCK_ATTEMPTS {
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
     }
-    Ok(lock)
+    Err(SealError::Locked {
+        path: path.to_path_buf(),
+    })
 }
+
+/// Tries of [`lock_file`], 10 ms apart.
+const LOCK_ATTEMPTS: u32 = 20;
 
 /// Opens a directory for fsync.
 pub(crate) fn open_dir(dir: &Path) -> Result<File, SealError> {
