@@ -9,6 +9,7 @@ pub mod durable;
 pub mod ekcert;
 pub mod instance;
 mod instance_ctrl;
+pub mod lockfile;
 pub mod mssim;
 pub mod net;
 pub mod seal;

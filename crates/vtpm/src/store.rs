@@ -14,7 +14,6 @@
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Write};
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
-use std::os::unix::io::AsRawFd;
 use std::path::{Path, PathBuf};
 
 use tpm::StateError;
@@ -108,23 +107,12 @@ impl StateStore {
             tracing::info!(dir = %dir.display(), "created state directory");
         }
         let lock_path = dir.join(LOCK_FILE);
-        let lock = OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .mode(0o600)
-            .open(&lock_path)
+        let lock = crate::lockfile::open_lock_file(&lock_path)
             .map_err(io_err("open lock file", &lock_path))?;
-        // SAFETY: flock on a file descriptor we own; no memory is involved.
-        let rc = unsafe { libc::flock(lock.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
-        if rc != 0 {
-            let err = io::Error::last_os_error();
-            if err.raw_os_error() == Some(libc::EWOULDBLOCK) {
-                return Err(StoreError::Locked {
-                    dir: dir.to_path_buf(),
-                });
-            }
-            return Err(io_err("lock", &lock_path)(err));
+        if !crate::lockfile::try_lock(&lock).map_err(io_err("lock", &lock_path))? {
+            return Err(StoreError::Locked {
+                dir: dir.to_path_buf(),
+            });
         }
         let dir_handle = File::open(dir).map_err(io_err("open state directory", dir))?;
         let store = StateStore {

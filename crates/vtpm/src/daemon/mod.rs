@@ -71,9 +71,9 @@ mod storage;
 mod sys;
 mod tcp;
 
-use std::fs::{DirBuilder, File, OpenOptions};
+use std::fs::{DirBuilder, File};
 use std::io;
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -165,14 +165,9 @@ impl Daemon {
             .canonicalize()
             .map_err(io_err("resolve", &cfg.run_dir))?;
         let lock_path = cfg.state_dir.join(LOCK_FILE);
-        let lock = OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .mode(0o600)
-            .open(&lock_path)
-            .map_err(io_err("open", &lock_path))?;
-        if !sys::try_lock(&lock).map_err(io_err("lock", &lock_path))? {
+        let lock =
+            crate::lockfile::open_lock_file(&lock_path).map_err(io_err("open", &lock_path))?;
+        if !crate::lockfile::try_lock(&lock).map_err(io_err("lock", &lock_path))? {
             return Err(DaemonError::StateLocked {
                 dir: cfg.state_dir.clone(),
             });

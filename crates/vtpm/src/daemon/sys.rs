@@ -4,7 +4,6 @@
 //! non-blocking `flock` on the state directory. Each `unsafe` block is a
 //! single libc call on memory owned by the function.
 
-use std::fs::File;
 use std::io;
 use std::mem::size_of;
 use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
@@ -144,22 +143,6 @@ pub fn raise_nofile_limit() -> io::Result<u64> {
     Ok(lim.rlim_cur)
 }
 
-/// Takes an exclusive `flock` on `file` without waiting: `Ok(false)` when
-/// another process holds it. The lock lives as long as the descriptor.
-pub fn try_lock(file: &File) -> io::Result<bool> {
-    // SAFETY: flock on a descriptor we own; no memory is involved.
-    let rc = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
-    if rc == 0 {
-        return Ok(true);
-    }
-    let err = io::Error::last_os_error();
-    if err.raw_os_error() == Some(libc::EWOULDBLOCK) {
-        Ok(false)
-    } else {
-        Err(err)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -207,17 +190,5 @@ mod tests {
         b.set_nonblocking(true).unwrap();
         let err = recv_with_fds(b.as_fd(), &mut [0u8; 4]).unwrap_err();
         assert_eq!(err.kind(), io::ErrorKind::WouldBlock);
-    }
-
-    #[test]
-    fn flock_is_exclusive_between_descriptors() {
-        let tmp = tempfile::tempdir().unwrap();
-        let path = tmp.path().join("lock");
-        let f1 = File::create(&path).unwrap();
-        let f2 = File::open(&path).unwrap();
-        assert!(try_lock(&f1).unwrap());
-        assert!(!try_lock(&f2).unwrap());
-        drop(f1);
-        assert!(try_lock(&f2).unwrap());
     }
 }

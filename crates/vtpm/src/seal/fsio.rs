@@ -10,7 +10,6 @@
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Write};
 use std::os::unix::fs::OpenOptionsExt;
-use std::os::unix::io::AsRawFd;
 use std::path::Path;
 use std::sync::{Arc, Mutex, PoisonError};
 
@@ -92,38 +91,14 @@ impl Faults {
 /// Takes an exclusive, non-blocking `flock` on `path` (created 0600), so two
 /// processes never write the same store or anchor.
 pub(crate) fn lock_file(path: &Path) -> Result<File, SealError> {
-    let lock = OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .mode(0o600)
-        .open(path)
-        .map_err(io_err("open lock file", path))?;
-    // A lock just released can still be held for a moment by a child that
-    // another thread of this process forked and that has not exec'd yet
-    // (it shares the open file description): retry briefly before saying
-    // another process holds it.
-    for attempt in 0..LOCK_ATTEMPTS {
-        // SAFETY: flock on a file descriptor we own; no memory is involved.
-        let rc = unsafe { libc::flock(lock.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
-        if rc == 0 {
-            return Ok(lock);
-        }
-        let err = io::Error::last_os_error();
-        if err.raw_os_error() != Some(libc::EWOULDBLOCK) {
-            return Err(io_err("lock", path)(err));
-        }
-        if attempt + 1 < LOCK_ATTEMPTS {
-            std::thread::sleep(std::time::Duration::from_millis(10));
-        }
+    let lock = crate::lockfile::open_lock_file(path).map_err(io_err("open lock file", path))?;
+    if !crate::lockfile::try_lock(&lock).map_err(io_err("lock", path))? {
+        return Err(SealError::Locked {
+            path: path.to_path_buf(),
+        });
     }
-    Err(SealError::Locked {
-        path: path.to_path_buf(),
-    })
+    Ok(lock)
 }
-
-/// Tries of [`lock_file`], 10 ms apart.
-const LOCK_ATTEMPTS: u32 = 20;
 
 /// Opens a directory for fsync.
 pub(crate) fn open_dir(dir: &Path) -> Result<File, SealError> {
