@@ -67,6 +67,8 @@ type Job = (QueuedRound, oneshot::Sender<Result<bool>>);
 /// PostgreSQL (rows of different agents commit in parallel there).
 #[derive(Clone, Debug)]
 pub(super) struct Batcher {
+    /// The statement for n rounds at index n.
+    sql: Arc<Vec<String>>,
     queues: Arc<Vec<mpsc::UnboundedSender<Job>>>,
     next: Arc<AtomicUsize>,
 }
@@ -94,9 +96,24 @@ impl Batcher {
             })
             .collect();
         Batcher {
+            sql,
             queues: Arc::new(queues),
             next: Arc::new(AtomicUsize::new(0)),
         }
+    }
+
+    /// Commits `round` alone inside `tx` (a round that changes the state,
+    /// whose transition record goes into the same transaction): whether its
+    /// row applied. Same statement as a batch of one.
+    pub(super) async fn commit_in(
+        &self,
+        tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+        round: &QueuedRound,
+    ) -> Result<bool> {
+        let sql = self.sql.get(1).map(String::as_str).unwrap_or_default();
+        Ok(update_rounds(&mut **tx, sql, [round])
+            .await?
+            .contains(&round.id))
     }
 
     /// Queues `round` and waits for its batch: whether its row applied.
@@ -126,7 +143,7 @@ async fn write_loop(pool: AnyPool, sql: Arc<Vec<String>>, mut rx: mpsc::Unbounde
             }
         }
         let text = sql.get(batch.len()).map(String::as_str).unwrap_or_default();
-        match run_batch(&pool, text, &batch).await {
+        match update_rounds(&pool, text, batch.iter().map(|(r, _)| r)).await {
             Ok(applied) => {
                 for (round, reply) in batch.drain(..) {
                     let _ = reply.send(Ok(applied.contains(&round.id)));
@@ -143,9 +160,18 @@ async fn write_loop(pool: AnyPool, sql: Arc<Vec<String>>, mut rx: mpsc::Unbounde
     }
 }
 
-async fn run_batch(pool: &AnyPool, sql: &str, batch: &[Job]) -> Result<HashSet<String>> {
+/// Runs the statement for `rounds` (as many as `sql` was made for) on
+/// `exec`: the ids whose rows applied.
+async fn update_rounds<'c, 'r, E>(
+    exec: E,
+    sql: &str,
+    rounds: impl IntoIterator<Item = &'r QueuedRound>,
+) -> Result<HashSet<String>>
+where
+    E: sqlx::Executor<'c, Database = sqlx::Any>,
+{
     let mut q = sqlx::query(sql);
-    for (r, _) in batch {
+    for r in rounds {
         q = q
             .bind(r.id.clone())
             .bind(r.rev)
@@ -161,7 +187,7 @@ async fn run_batch(pool: &AnyPool, sql: &str, batch: &[Job]) -> Result<HashSet<S
             .bind(r.nonce.clone())
             .bind(r.nonce_expires);
     }
-    let rows = q.fetch_all(pool).await?;
+    let rows = q.fetch_all(exec).await?;
     rows.iter()
         .map(|row| row.try_get::<String, _>(0).map_err(StoreError::from))
         .collect()

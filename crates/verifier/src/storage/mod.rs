@@ -450,34 +450,12 @@ impl Store {
         replica: &str,
         now: i64,
     ) -> Result<bool> {
+        let queued = batch::QueuedRound::new(id, round, now);
         if round.previous.state == round.status.state {
-            return self
-                .rounds
-                .commit(batch::QueuedRound::new(id, round, now))
-                .await;
+            return self.rounds.commit(queued).await;
         }
-        let update = sqlx::query(
-            "UPDATE agents SET history = $2, ima_offset = $3, last_seen = $4, \
-             attestations = attestations + 1, trust_vector = $5, state = $6, reasons = $7, \
-             appraisal_state = $8, appraisal_reasons = $9, manual_reason = $10, \
-             updated_at = $4, nonce = $11, nonce_expires = $12, rev = rev + 1 \
-             WHERE id = $1 AND rev = $13",
-        )
-        .bind(id)
-        .bind(round.saved.history.map(str::to_string))
-        .bind(round.saved.ima_offset)
-        .bind(now)
-        .bind(round.saved.trust_vector.map(str::to_string))
-        .bind(state_str(round.status.state))
-        .bind(reasons_json(&round.status.reasons))
-        .bind(state_str(round.status.appraisal_state))
-        .bind(reasons_json(&round.status.appraisal_reasons))
-        .bind(round.status.manual_reason.clone())
-        .bind(round.next_nonce.map(<[u8]>::to_vec))
-        .bind(round.next_expires)
-        .bind(round.rev);
         let mut tx = self.pool.begin().await?;
-        if update.execute(&mut *tx).await?.rows_affected() != 1 {
+        if !self.rounds.commit_in(&mut tx, &queued).await? {
             return Ok(false);
         }
         record_transition(&mut tx, id, round.previous, round.status, replica, now).await?;
