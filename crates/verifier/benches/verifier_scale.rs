@@ -42,14 +42,12 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use attest::eventlog::EventLog;
-use attest::pcrs::PcrValues;
 use attest::protocol::{AttestationResult, Challenge, Evidence, ImaEvidence, NodeKind, NodeState};
 use common::{agent_client, operator_client, scenarios, EkCa, Shared, SimAgent, OVMF_LOG};
 use serde_json::{json, Value};
 use tokio::sync::Semaphore;
 use tpm::constants::rh;
 use tpm::crypto::{Drbg, HashAlg};
-use tpm::types::{PcrSelection, PcrSelectionList, SigScheme};
 use tpm::wire::Codec;
 use tpmclient::{Auth, StartupType};
 use verifier::client::ClientError;
@@ -393,42 +391,14 @@ fn extend_batch(ag: &mut SimAgent, b: &ImaBatch) {
 
 /// Quote over the challenge's selection; `ima` are the entries from
 /// `ch.ima_offset` on.
+/// The agent's evidence for `ch`, with the event log when `log` and the
+/// IMA entries `ima` (from the challenge's offset).
 fn evidence(ag: &mut SimAgent, ch: &Challenge, log: bool, ima: Option<Vec<u8>>) -> Evidence {
-    let sel = PcrSelectionList(
-        ch.pcr_selection
-            .iter()
-            .map(|(bank, idx)| {
-                let idx: Vec<usize> = idx.iter().map(|i| *i as usize).collect();
-                PcrSelection::with(HashAlg::from_name(bank).unwrap(), &idx)
-            })
-            .collect(),
-    );
-    let q = ag
-        .tpm
-        .quote(
-            ag.ak_handle,
-            &Auth::empty(),
-            &ch.nonce,
-            SigScheme::Null,
-            &sel,
-        )
-        .unwrap();
-    let read = ag.tpm.pcr_read(&sel).unwrap();
-    let mut values = PcrValues::new();
-    for v in &read.values {
-        values.set(v.bank, v.index as u32, v.digest.clone());
-    }
-    Evidence {
-        nonce: ch.nonce.clone(),
-        quote: q.attest.as_bytes().to_vec(),
-        signature: q.signature.to_bytes(),
-        pcrs: values.to_protocol(),
-        event_log: log.then(|| OVMF_LOG.to_vec()),
-        ima: ima.map(|entries| ImaEvidence {
-            offset: ch.ima_offset,
-            entries,
-        }),
-    }
+    let ima = ima.map(|entries| ImaEvidence {
+        offset: ch.ima_offset,
+        entries,
+    });
+    ag.evidence_with(ch, log, ima)
 }
 
 /// Creates, enrolls and activates `n` agents (ids from `first`), `par` at

@@ -216,6 +216,19 @@ impl SimAgent {
 
     /// Quote over the challenge's selection with its nonce.
     pub fn evidence_for(&mut self, ch: &Challenge) -> Evidence {
+        let ima = (!self.ima.is_empty()).then(|| self.ima_from(ch.ima_offset));
+        self.evidence_with(ch, ch.send_event_log, ima)
+    }
+
+    /// [`Self::evidence_for`] with the event log and IMA part chosen by the
+    /// caller (the scale bench sends the log every round and its own IMA
+    /// batches).
+    pub fn evidence_with(
+        &mut self,
+        ch: &Challenge,
+        event_log: bool,
+        ima: Option<attest::protocol::ImaEvidence>,
+    ) -> Evidence {
         let mut sel = Vec::new();
         for (bank, idx) in &ch.pcr_selection {
             let b = HashAlg::from_name(bank).unwrap();
@@ -243,8 +256,8 @@ impl SimAgent {
             quote: q.attest.as_bytes().to_vec(),
             signature: q.signature.to_bytes(),
             pcrs: values.to_protocol(),
-            event_log: ch.send_event_log.then(|| OVMF_LOG.to_vec()),
-            ima: (!self.ima.is_empty()).then(|| self.ima_from(ch.ima_offset)),
+            event_log: event_log.then(|| OVMF_LOG.to_vec()),
+            ima,
         }
     }
 
