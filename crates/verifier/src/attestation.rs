@@ -122,7 +122,39 @@ pub struct Outcome {
     pub next_needs_event_log: Option<bool>,
 }
 
-/// Appraises evidence (attest::appraise).
+/// An agent's AK and history as the appraisal needs them. The verifier
+/// keeps this with its copy of the row: parsing the TPMT_PUBLIC and the
+/// history JSON for every round was ~4 % of a round's CPU at 5,000
+/// rounds per second (BENCHMARKS.md, "Issue 5", run F).
+pub struct Prepared {
+    ak: AkVerifier,
+    history: Option<AgentHistory>,
+}
+
+impl Prepared {
+    /// Parses the stored AK and history; the error is the failure reason.
+    pub fn parse(ak_public: &[u8], history_json: Option<&str>) -> Result<Prepared, String> {
+        let ak = AkVerifier::from_tpmt_public(ak_public).map_err(|e| e.to_string())?;
+        let history = match history_json {
+            Some(h) => Some(
+                serde_json::from_str(h)
+                    .map_err(|e| format!("stored history is unreadable: {e}"))?,
+            ),
+            None => None,
+        };
+        Ok(Prepared { ak, history })
+    }
+
+    /// The same AK with the history an appraisal left.
+    pub fn advanced(self, history: AgentHistory) -> Prepared {
+        Prepared {
+            history: Some(history),
+            ..self
+        }
+    }
+}
+
+/// Appraises evidence (attest::appraise) against a stored AK and history.
 pub fn appraise(
     ak_public: &[u8],
     nonce: &[u8],
@@ -130,37 +162,31 @@ pub fn appraise(
     evidence: &Evidence,
     policy: Option<&ParsedPolicy>,
 ) -> Outcome {
-    let fail = |r: String| Outcome {
-        passed: false,
-        reasons: vec![r],
-        history_json: None,
-        ima_offset: 0,
-        trust_vector_json: None,
-        retry_with_log: false,
-        next_needs_event_log: None,
-    };
-    let ak = match AkVerifier::from_tpmt_public(ak_public) {
-        Ok(a) => a,
-        Err(e) => return fail(e.to_string()),
-    };
-    let history: Option<AgentHistory> = match history_json {
-        Some(h) => match serde_json::from_str(h) {
-            Ok(h) => Some(h),
-            Err(e) => return fail(format!("stored history is unreadable: {e}")),
-        },
-        None => None,
-    };
+    match Prepared::parse(ak_public, history_json) {
+        Ok(p) => appraise_prepared(&p, nonce, evidence, policy).0,
+        Err(r) => Outcome::failed(r),
+    }
+}
+
+/// Appraises evidence against an already parsed AK and history; also
+/// returns the history the appraisal leaves (what `history_json` holds).
+pub fn appraise_prepared(
+    prepared: &Prepared,
+    nonce: &[u8],
+    evidence: &Evidence,
+    policy: Option<&ParsedPolicy>,
+) -> (Outcome, AgentHistory) {
     let default = Policy::default();
     let policy = policy.map(|p| &p.0).unwrap_or(&default);
     let a = attest::appraise::appraise(&AppraisalInput {
-        ak: &ak,
+        ak: &prepared.ak,
         expected_nonce: nonce,
-        history: history.as_ref(),
+        history: prepared.history.as_ref(),
         evidence,
         policy,
     });
     let measured_boot = policy.measured_boot.as_ref();
-    Outcome {
+    let outcome = Outcome {
         next_needs_event_log: Some(a.new_history.needs_event_log_for(measured_boot)),
         passed: a.passed,
         reasons: a.reasons(),
@@ -172,6 +198,23 @@ pub fn appraise(
             && a.failures
                 .iter()
                 .all(|f| matches!(f, attest::Failure::EventLogMissing)),
+    };
+    (outcome, a.new_history)
+}
+
+impl Outcome {
+    /// A refusal before any check ran (the stored AK or history is
+    /// unreadable).
+    pub fn failed(reason: String) -> Outcome {
+        Outcome {
+            passed: false,
+            reasons: vec![reason],
+            history_json: None,
+            ima_offset: 0,
+            trust_vector_json: None,
+            retry_with_log: false,
+            next_needs_event_log: None,
+        }
     }
 }
 

@@ -76,6 +76,9 @@ pub struct Service {
     hot: Mutex<HashMap<String, HotSlot>>,
 }
 
+/// The least time a nonce outlives the interval ([`Service::nonce_lifetime_ms`]).
+const NONCE_SLACK_MIN_MS: i64 = 10_000;
+
 /// How long a parsed policy is used without asking the database whether a
 /// newer version exists. Updates through this process apply at once; this
 /// bounds how late another replica's update is seen.
@@ -90,7 +93,23 @@ struct CachedPolicy {
 
 /// One agent's cached row; the async lock also keeps one agent's rounds in
 /// order within this process.
-type HotSlot = Arc<tokio::sync::Mutex<Option<AgentRecord>>>;
+type HotSlot = Arc<tokio::sync::Mutex<Option<Hot>>>;
+
+/// The verifier's copy of an agent's row, with its AK and history parsed
+/// once (`None` until a round needs them; they follow the row).
+struct Hot {
+    rec: AgentRecord,
+    prepared: Option<attestation::Prepared>,
+}
+
+impl Hot {
+    fn new(rec: AgentRecord) -> Hot {
+        Hot {
+            rec,
+            prepared: None,
+        }
+    }
+}
 
 impl Service {
     pub fn new(store: Store, cfg: ServiceConfig, ear: EarSigner) -> Arc<Service> {
@@ -105,6 +124,19 @@ impl Service {
 
     fn interval_ms(&self) -> i64 {
         i64::try_from(self.cfg.interval.as_millis()).unwrap_or(i64::MAX)
+    }
+
+    /// How long a nonce stays valid: the interval the agent sleeps before
+    /// answering a carried challenge, plus at least [`NONCE_SLACK_MIN`] for
+    /// its TPM, the network and this verifier's queue. With a bare two
+    /// intervals (4 s at the default 2 s), a verifier briefly behind by two
+    /// seconds refused most carried nonces, and every refusal cost the agent
+    /// a second request: 10,000 agents on a loaded machine collapsed to a
+    /// fifth of their rate with half the rounds refused (BENCHMARKS.md,
+    /// "Issue 5", run F).
+    fn nonce_lifetime_ms(&self) -> i64 {
+        let slack = self.interval_ms().max(NONCE_SLACK_MIN_MS);
+        self.interval_ms().saturating_add(slack)
     }
 
     async fn agent(&self, id: &str) -> Result<AgentRecord> {
@@ -358,7 +390,7 @@ impl Service {
         selection
     }
 
-    /// A challenge with a fresh nonce (valid for two intervals) for an
+    /// A challenge with a fresh nonce (valid for one interval and a slack) for an
     /// agent at IMA position `ima_offset`. The log is asked for until one
     /// passed in this boot; afterwards only while the quoted boot PCRs stay
     /// as proven (attest decides: [`attestation::needs_event_log`]).
@@ -369,7 +401,7 @@ impl Service {
         policy: Option<&ParsedPolicy>,
     ) -> (Challenge, i64) {
         let nonce: [u8; 32] = rand::random();
-        let expires = now_ms() + 2 * self.interval_ms();
+        let expires = now_ms().saturating_add(self.nonce_lifetime_ms());
         (
             Challenge {
                 nonce: nonce.to_vec(),
@@ -383,7 +415,7 @@ impl Service {
     }
 
     /// A fresh single-use nonce, stored in the database (any replica can
-    /// take the evidence), valid for two intervals. Agents need this only
+    /// take the evidence), valid for [`Service::nonce_lifetime_ms`]. Agents need this only
     /// for their first round and after a refusal: every answer to evidence
     /// carries the next challenge.
     pub async fn challenge(&self, id: &str) -> Result<Challenge> {
@@ -407,7 +439,8 @@ impl Service {
                 agent.rev = rev;
                 agent.nonce = Some(challenge.nonce.clone());
                 agent.nonce_expires = expires;
-                *hot = Some(agent);
+                // Read afresh: the AK or history may have changed elsewhere.
+                *hot = Some(Hot::new(agent));
             }
             None => {
                 *hot = None;
@@ -436,7 +469,7 @@ impl Service {
         for attempt in 0..2 {
             let (agent, cached) = match hot.take() {
                 Some(a) if attempt == 0 => (a, true),
-                _ => (self.agent(id).await?, false),
+                _ => (Hot::new(self.agent(id).await?), false),
             };
             match self.round(id, agent, &ev).await? {
                 RoundOutcome::Done(agent, result) => {
@@ -459,7 +492,11 @@ impl Service {
     }
 
     /// One round on `agent` as read at `agent.rev`.
-    async fn round(&self, id: &str, agent: AgentRecord, ev: &Evidence) -> Result<RoundOutcome> {
+    async fn round(&self, id: &str, hot: Hot, ev: &Evidence) -> Result<RoundOutcome> {
+        let Hot {
+            rec: agent,
+            prepared,
+        } = hot;
         if agent.activation_digest.is_some() {
             return Ok(RoundOutcome::Refused(ServiceError::Conflict(format!(
                 "node {id} has not activated its AK yet (AK not activated)"
@@ -480,13 +517,25 @@ impl Service {
             )));
         }
         let policy = self.policy_of(&agent).await?;
-        let outcome = attestation::appraise(
-            &agent.ak_public,
-            &ev.nonce,
-            agent.history.as_deref(),
-            ev,
-            policy.as_deref(),
-        );
+        let prepared = match prepared {
+            Some(p) => Ok(p),
+            None => attestation::Prepared::parse(&agent.ak_public, agent.history.as_deref()),
+        };
+        let (outcome, prepared) = match prepared {
+            Ok(p) => {
+                let (o, left) =
+                    attestation::appraise_prepared(&p, &ev.nonce, ev, policy.as_deref());
+                // The copy follows what is stored: the new history when
+                // one is saved, else the old.
+                let p = if o.history_json.is_some() {
+                    p.advanced(left)
+                } else {
+                    p
+                };
+                (o, Some(p))
+            }
+            Err(reason) => (attestation::Outcome::failed(reason), None),
+        };
         // attest decides what advances (counters on any authentic quote,
         // IMA position only when its checks passed); `None` keeps the old.
         let (history, ima_offset) = match &outcome.history_json {
@@ -579,7 +628,13 @@ impl Service {
         if changed && kind == NodeKind::Host {
             self.reevaluate_vms(id).await?;
         }
-        Ok(RoundOutcome::Done(Box::new(updated), result))
+        Ok(RoundOutcome::Done(
+            Box::new(Hot {
+                rec: updated,
+                prepared,
+            }),
+            result,
+        ))
     }
 
     /// Effective status from the agent's own appraisal, the operator's
@@ -759,7 +814,7 @@ impl Service {
 /// What [`Service::round`] came to.
 enum RoundOutcome {
     /// Committed: the row as it now is, and the answer.
-    Done(Box<AgentRecord>, AttestationResult),
+    Done(Box<Hot>, AttestationResult),
     /// The row changed since it was read: read it again.
     Stale,
     /// Refused before anything was written.
