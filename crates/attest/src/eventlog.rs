@@ -327,7 +327,8 @@ fn parse_event(r: &mut Reader<'_>, spec: &SpecIdEvent) -> Result<Event, EventLog
             max: spec.algorithms.len(),
         });
     }
-    let mut digests: Vec<EventDigest> = Vec::new();
+    // `count` is bounded by the Spec ID event's list just above.
+    let mut digests: Vec<EventDigest> = Vec::with_capacity(usize_of(count));
     for _ in 0..count {
         let alg = r.u16("digest algorithm")?;
         let size = spec

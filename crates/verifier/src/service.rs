@@ -363,7 +363,11 @@ impl Service {
 
     fn hot_slot(&self, id: &str) -> HotSlot {
         match self.hot.lock() {
-            Ok(mut map) => map.entry(id.to_string()).or_default().clone(),
+            // Look up before `entry`: the key is allocated only for a new agent.
+            Ok(mut map) => match map.get(id) {
+                Some(slot) => slot.clone(),
+                None => map.entry(id.to_string()).or_default().clone(),
+            },
             // A poisoned map only loses the cache: a private slot re-reads.
             Err(_) => HotSlot::default(),
         }
