@@ -1,5 +1,5 @@
 //! Verifier at scale (issue 5, "Must show 5"): simulated agents — our TPM
-//! engine in process, ECC P-256 EK and AK, booted with the real OVMF event
+//! engine in process, ECC P-256 EK and AK (RSA-2048 AK in one row), booted with the real OVMF event
 //! log — against the real verifier (`target/release/trustcloud verifier`
 //! as a child process: HTTPS with mutual TLS, SQLite or PostgreSQL), so
 //! its CPU and memory come from /proc/PID and the bench process's own CPU
@@ -16,8 +16,9 @@
 //!    and 2 threads, no I/O.
 //! 2. `sqlite` / `postgres`: closed loop of N concurrent agents
 //!    (`VERIFIER_SCALE_CLIENTS`, default 32), each challenge → quote →
-//!    evidence, the event log sent every time, and again with 1,000 new
-//!    IMA entries per round; verifications per second.
+//!    evidence, the event log sent every time, again with 1,000 new IMA
+//!    entries per round, and with RSA-2048 AKs instead of ECDSA P-256 (the
+//!    AK is the verifier's largest cost); verifications per second.
 //! 3. `continuous`: K agents (default 10,000; `--agents K` or
 //!    `VERIFIER_SCALE_AGENTS`) on a fixed 2 s schedule (the interval the
 //!    verifier asks for); achieved interval between a node's successive
