@@ -79,6 +79,12 @@ pub struct Service {
 /// The least time a nonce outlives the interval ([`Service::nonce_lifetime_ms`]).
 const NONCE_SLACK_MIN_MS: i64 = 10_000;
 
+/// A nonce's lifetime for an attestation interval (both in ms): the
+/// interval plus the larger of the interval and [`NONCE_SLACK_MIN_MS`].
+fn nonce_lifetime_ms(interval_ms: i64) -> i64 {
+    interval_ms.saturating_add(interval_ms.max(NONCE_SLACK_MIN_MS))
+}
+
 /// How long a parsed policy is used without asking the database whether a
 /// newer version exists. Updates through this process apply at once; this
 /// bounds how late another replica's update is seen.
@@ -135,8 +141,7 @@ impl Service {
     /// fifth of their rate with half the rounds refused (BENCHMARKS.md,
     /// "Issue 5", run F).
     fn nonce_lifetime_ms(&self) -> i64 {
-        let slack = self.interval_ms().max(NONCE_SLACK_MIN_MS);
-        self.interval_ms().saturating_add(slack)
+        nonce_lifetime_ms(self.interval_ms())
     }
 
     async fn agent(&self, id: &str) -> Result<AgentRecord> {
@@ -877,6 +882,16 @@ pub fn combine(own: Status, host: Option<(String, Option<NodeState>)>) -> Status
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_nonce_outlives_the_interval_by_at_least_ten_seconds() {
+        // The default 2 s interval: an agent up to 10 s late still answers.
+        assert_eq!(nonce_lifetime_ms(2_000), 12_000);
+        assert_eq!(nonce_lifetime_ms(100), 10_100);
+        // Long intervals keep two intervals, as before.
+        assert_eq!(nonce_lifetime_ms(60_000), 120_000);
+        assert_eq!(nonce_lifetime_ms(i64::MAX), i64::MAX);
+    }
 
     fn own(s: NodeState, r: &[&str]) -> Status {
         Status {
