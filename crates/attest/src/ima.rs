@@ -13,7 +13,7 @@
 //! Template hash (ima_calc_field_array_hash): for every template except
 //! `ima` it is H(template data as listed) — the listed data is the field
 //! array (u32 length + bytes per field), exactly what the kernel hashes.
-//! For `ima` it is H(file digest [20] || name NUL-padded to 256 bytes).
+//! For `ima` it is H(file digest \[20\] || name NUL-padded to 256 bytes).
 //! The list only carries the SHA-1 hash; with a TPM 2.0 the kernel
 //! (5.8+, "ima: calculate and extend PCR with digests in ima_template_entry")
 //! extends each allocated bank with the same computation under that bank's
@@ -76,7 +76,7 @@ pub struct ImaEntry<'a> {
     /// The SHA-1 template hash as listed (all zero for a violation).
     pub template_hash: &'a [u8; SHA1_LEN],
     pub template_name: &'a str,
-    /// For `ima`: digest[20] || u32 len || name; else the field array.
+    /// For `ima`: digest\[20\] || u32 len || name; else the field array.
     pub template_data: &'a [u8],
 }
 
@@ -347,7 +347,7 @@ impl<'a> Iterator for ImaLog<'a> {
 
 /// Appends a record to `out` in the kernel's format (tests, simulated
 /// agents, fuzz seeds). `template_data` is the data as listed (for `ima`:
-/// digest[20] || u32 len || name). The template hash is computed unless
+/// digest\[20\] || u32 len || name). The template hash is computed unless
 /// `violation`, which writes the all-zero hash.
 pub fn write_entry(
     out: &mut Vec<u8>,

@@ -8,7 +8,7 @@
 //! - [`ima`]: the Linux IMA measurement list and incremental PCR 10 replay;
 //! - [`runtime_policy`]: Keylime runtime policies for IMA;
 //! - [`policy`]: attestation policies (PCR values, measured boot, runtime);
-//! - [`appraise`]: the whole per-evidence pipeline and its [`Failure`]s;
+//! - [`appraise`](mod@appraise): the whole per-evidence pipeline and its [`Failure`]s;
 //! - [`credential`]: software MakeCredential for enrollment;
 //! - [`ekcert`]: EK certificate chains;
 //! - [`ear`]: EAR attestation-result tokens (draft-ietf-rats-ear);

@@ -133,7 +133,7 @@ impl Service {
     }
 
     /// How long a nonce stays valid: the interval the agent sleeps before
-    /// answering a carried challenge, plus at least [`NONCE_SLACK_MIN`] for
+    /// answering a carried challenge, plus at least [`NONCE_SLACK_MIN_MS`] for
     /// its TPM, the network and this verifier's queue. With a bare two
     /// intervals (4 s at the default 2 s), a verifier briefly behind by two
     /// seconds refused most carried nonces, and every refusal cost the agent
@@ -424,9 +424,9 @@ impl Service {
     }
 
     /// A fresh single-use nonce, stored in the database (any replica can
-    /// take the evidence), valid for [`Service::nonce_lifetime_ms`]. Agents need this only
-    /// for their first round and after a refusal: every answer to evidence
-    /// carries the next challenge.
+    /// take the evidence), valid for one interval plus the larger of one
+    /// interval and 10 s. Agents need this only for their first round and
+    /// after a refusal: every answer to evidence carries the next challenge.
     pub async fn challenge(&self, id: &str) -> Result<Challenge> {
         let slot = self.hot_slot(id);
         let mut hot = slot.lock().await;

@@ -246,7 +246,7 @@ pub(crate) fn sign_with(
 /// padding, r or s out of range, a forgery) is TPM_RC_SIGNATURE. The key's
 /// own scheme does not restrict the signature's (Part 3 §20.1: any public
 /// key can be loaded with any scheme, so checking it would prove nothing).
-/// A keyed-hash key needs its secret: use [`verify_with_object`].
+/// A keyed-hash key needs its secret: use `verify_with_object`.
 ///
 /// Public (re-exported as `tpm::engine::verify_signature`) so that a
 /// verifier outside the TPM checks quotes and signatures with exactly the

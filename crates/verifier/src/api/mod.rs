@@ -1,6 +1,6 @@
 //! The REST API v1 (ISSUE5 "REST API v1"): axum routes over mutual TLS.
 //! Who may call what is decided from the caller's client certificate
-//! ([`Caller`]): agents only their own `/v1/agents/<id>/*`, the operator
+//! ([`crate::pki::Caller`]): agents only their own `/v1/agents/<id>/*`, the operator
 //! the `/v1/nodes`, `/v1/policies`, `/v1/webhooks` and EAR endpoints.
 
 mod error;

@@ -440,7 +440,7 @@ impl Store {
     /// challenge's nonce) if the row is still at revision `round.rev`, i.e.
     /// nobody changed the agent since the caller read it. When the state
     /// stays (the common case) the round joins a group commit with other
-    /// agents' rounds ([`batch`]); with a state change, one transaction
+    /// agents' rounds (`storage::batch`); with a state change, one transaction
     /// with the transition record and notifications. Returns
     /// whether it applied; on `false` the caller re-reads the row.
     pub async fn commit_round(

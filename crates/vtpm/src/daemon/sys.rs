@@ -71,7 +71,7 @@ pub fn recv_with_fds(sock: BorrowedFd<'_>, buf: &mut [u8]) -> io::Result<(usize,
     Ok((n as usize, fds))
 }
 
-/// `sendmsg(2)` of `bytes` with `fds` (at most [`MAX_FDS`]) attached by
+/// `sendmsg(2)` of `bytes` with `fds` (at most `MAX_FDS`) attached by
 /// SCM_RIGHTS: what QEMU does for CMD_SET_DATAFD (qemu_chr_fe_set_msgfds,
 /// then the write of the command). The daemon only receives; this side is
 /// for clients that attach a data channel as QEMU does (tests, benchmarks,

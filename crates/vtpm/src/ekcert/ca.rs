@@ -144,7 +144,7 @@ pub(crate) fn rdn(
     Ok(RelativeDistinguishedName(set))
 }
 
-/// The CA's distinguished name: CN=trustcloud vTPM CA <hostname>,
+/// The CA's distinguished name: `CN=trustcloud vTPM CA <hostname>`,
 /// O=trustcloud. Built attribute by attribute, so a hostname with `,` or
 /// `=` needs no escaping.
 pub fn ca_subject(hostname: &str) -> Result<Name, EkCertError> {

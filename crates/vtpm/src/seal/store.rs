@@ -5,7 +5,7 @@
 //! 1. `v` = recorded version + 1; seal the blob as `NAME.sealed` version `v`
 //!    (temp, fsync, rename, fsync directory);
 //! 2. commit (NAME, v, SHA-256 of the file) to the version record (append,
-//!    fsync), then advance the anchor ([`super::journal`]);
+//!    fsync), then advance the anchor (`seal::journal`);
 //! 3. return: only now may the caller acknowledge the command.
 //!
 //! Load accepts a state file whose version equals the recorded one (and
