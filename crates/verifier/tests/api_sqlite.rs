@@ -21,6 +21,11 @@ async fn concurrent_rounds_sqlite() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn late_answers_sqlite() {
+    scenarios::late_answers(None).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_replicas_share_one_sqlite_file() {
     let tmp = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}", tmp.path().join("shared.db").display());

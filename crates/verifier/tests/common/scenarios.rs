@@ -734,3 +734,46 @@ pub fn openapi_covers_routes(doc: &str) {
 pub fn data_path(p: &Path) -> String {
     p.display().to_string()
 }
+
+/// A carried challenge answered late — several intervals after it was
+/// issued, the node marked unreachable meanwhile, as when the verifier or
+/// the agent's TPM falls behind — is still taken and brings the node back;
+/// a nonce older than its lifetime (one interval plus at least 10 s) is
+/// refused.
+pub async fn late_answers(db_url: Option<String>) {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path();
+    let ca = EkCa::new(data, "ek-ca");
+    let interval = Duration::from_millis(300);
+    let v = start_verifier(data, db_url, vec![ca.pem_path.clone()], interval, "r1").await;
+    let op = operator_client(data, &v.url);
+    let mut ag = SimAgent::new(11, "late-1", NodeKind::Host, &ca, data, &v.url);
+    ag.enroll_and_activate().await;
+    let r = ag.attest().await.unwrap();
+    assert_eq!(r.state, NodeState::Trusted, "{:?}", r.reasons);
+    let carried = r.next_challenge.unwrap();
+    // Five intervals: past the two after which the sweep marks the node.
+    let ok = wait_until(Duration::from_secs(10), || {
+        let op = op.clone();
+        async move {
+            let n: Value = op.get("/v1/nodes/late-1").await.unwrap();
+            n["state"] == "unreachable"
+        }
+    })
+    .await;
+    assert!(ok, "the node did not become unreachable");
+    tokio::time::sleep(interval * 5).await;
+    let ev = ag.evidence_for(&carried);
+    let r = ag.send(&ev).await.unwrap();
+    assert_eq!(r.state, NodeState::Trusted, "{:?}", r.reasons);
+    // Past the lifetime the nonce is refused, and a new challenge works.
+    let carried = r.next_challenge.unwrap();
+    tokio::time::sleep(interval + Duration::from_millis(10_300)).await;
+    let ev = ag.evidence_for(&carried);
+    let (st, msg) = status_of(ag.send(&ev).await);
+    assert_eq!(st, 422, "{msg}");
+    assert!(msg.contains("expired"), "{msg}");
+    let r = ag.attest().await.unwrap();
+    assert_eq!(r.state, NodeState::Trusted, "{:?}", r.reasons);
+    v.shutdown().await;
+}
