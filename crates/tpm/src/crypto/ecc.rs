@@ -11,7 +11,7 @@ use crate::constants::curve;
 use crate::crypto::fixed_base::{mul_generator, FixedBase};
 use crate::crypto::CryptoError;
 use elliptic_curve::group::{Curve as _, Group};
-use elliptic_curve::ops::{LinearCombination, Reduce};
+use elliptic_curve::ops::{Invert, LinearCombination, Reduce};
 use elliptic_curve::point::AffineCoordinates;
 use elliptic_curve::sec1::{EncodedPoint, FromEncodedPoint, ToEncodedPoint};
 use elliptic_curve::{ff::Field, ff::PrimeField, CurveArithmetic, FieldBytes};
@@ -310,8 +310,9 @@ fn g_ecdsa_sign<C: EcArith, R: CryptoRngCore + ?Sized>(
         if bool::from(r.is_zero()) {
             continue;
         }
-        let k_inv: Option<Scalar<C>> = Option::from(k.invert());
-        let Some(k_inv) = k_inv else { continue };
+        let Some(k_inv) = blinded_invert::<C, R>(&k, rng)? else {
+            continue;
+        };
         let s = k_inv * (e + r * d);
         if bool::from(s.is_zero()) {
             continue;
@@ -319,6 +320,22 @@ fn g_ecdsa_sign<C: EcArith, R: CryptoRngCore + ?Sized>(
         return Ok((scalar_bytes::<C>(&r), scalar_bytes::<C>(&s)));
     }
     Err(CryptoError::NoResult)
+}
+
+/// k⁻¹ for a secret k, by a variable-time inversion of k·b for a fresh
+/// random b, then ·b. The constant-time Fermat inversion (an exponentiation
+/// to n−2) was a third of an ECDSA signature; the variable-time one on its
+/// own would leak the nonce's bits through timing, which is how nonces were
+/// recovered from TPMs' ECDSA (TPM-Fail, USENIX Security 2020): with the
+/// blinding its running time depends only on k·b, which is uniform and
+/// unrelated to k. `None` when k is zero.
+fn blinded_invert<C: EcArith, R: CryptoRngCore + ?Sized>(
+    k: &Scalar<C>,
+    rng: &mut R,
+) -> Result<Option<Scalar<C>>, CryptoError> {
+    let b = random_scalar::<C, R>(rng)?;
+    let t: Option<Scalar<C>> = Option::from((*k * b).invert_vartime());
+    Ok(t.map(|t| t * b))
 }
 
 fn g_ecdsa_verify<C: EcArith>(
@@ -331,7 +348,8 @@ fn g_ecdsa_verify<C: EcArith>(
     let r = nonzero_scalar::<C>(r).ok_or(CryptoError::Signature)?;
     let s = nonzero_scalar::<C>(s).ok_or(CryptoError::Signature)?;
     let e = ecdsa_e::<C>(digest);
-    let w: Option<Scalar<C>> = Option::from(s.invert());
+    // s is public: no need for a constant-time inversion.
+    let w: Option<Scalar<C>> = Option::from(s.invert_vartime());
     let w = w.ok_or(CryptoError::Signature)?;
     let x = Projective::<C>::lincomb(
         &Projective::<C>::generator(),
@@ -473,4 +491,39 @@ pub fn ecdh_ephemeral<R: CryptoRngCore + ?Sized>(
     let eph = EccKeyPair::generate(curve, rng)?;
     let z = eph.ecdh(peer)?;
     Ok((eph.public, z))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+    use rand_core::SeedableRng;
+
+    /// k·(blinded k⁻¹) = 1 on every curve, and zero has no inverse.
+    fn inverts<C: EcArith>(be: &[u8], seed: u64) {
+        let k = reduce_mod_n::<C>(be);
+        let mut rng = rand_chacha::ChaCha20Rng::seed_from_u64(seed);
+        match blinded_invert::<C, _>(&k, &mut rng).unwrap() {
+            Some(inv) => assert_eq!(inv * k, Scalar::<C>::ONE),
+            None => assert!(bool::from(k.is_zero())),
+        }
+    }
+
+    #[test]
+    fn zero_has_no_blinded_inverse() {
+        let mut rng = rand_chacha::ChaCha20Rng::seed_from_u64(1);
+        let none = blinded_invert::<p256::NistP256, _>(&Scalar::<p256::NistP256>::ZERO, &mut rng);
+        assert_eq!(none.unwrap(), None);
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(128))]
+
+        #[test]
+        fn blinded_inverse_is_the_inverse(be in proptest::collection::vec(any::<u8>(), 48), seed in any::<u64>()) {
+            inverts::<p256::NistP256>(&be[..32], seed);
+            inverts::<p384::NistP384>(&be, seed);
+            inverts::<sm2::Sm2>(&be[16..], seed);
+        }
+    }
 }
