@@ -116,10 +116,6 @@ pub struct Outcome {
     /// The only failure is that the event log was skipped while the boot
     /// PCRs changed: not a verdict, the agent must resend with the log.
     pub retry_with_log: bool,
-    /// Whether the next challenge must ask for the event log (see
-    /// [`needs_event_log`]), from the history this appraisal leaves; `None`
-    /// when it leaves none (the stored history stays).
-    pub next_needs_event_log: Option<bool>,
 }
 
 /// An agent's AK and history as the appraisal needs them. The verifier
@@ -143,6 +139,16 @@ impl Prepared {
             None => None,
         };
         Ok(Prepared { ak, history })
+    }
+
+    /// Whether the next challenge must ask for the event log under
+    /// `policy` (see [`needs_event_log`]), from the parsed history.
+    pub fn needs_event_log(&self, policy: Option<&ParsedPolicy>) -> bool {
+        let measured_boot = policy.and_then(|p| p.0.measured_boot.as_ref());
+        self.history
+            .as_ref()
+            .map(|h| h.needs_event_log_for(measured_boot))
+            .unwrap_or(true)
     }
 
     /// The same AK with the history an appraisal left.
@@ -185,9 +191,7 @@ pub fn appraise_prepared(
         evidence,
         policy,
     });
-    let measured_boot = policy.measured_boot.as_ref();
     let outcome = Outcome {
-        next_needs_event_log: Some(a.new_history.needs_event_log_for(measured_boot)),
         passed: a.passed,
         reasons: a.reasons(),
         history_json: serde_json::to_string(&a.new_history).ok(),
@@ -213,7 +217,6 @@ impl Outcome {
             ima_offset: 0,
             trust_vector_json: None,
             retry_with_log: false,
-            next_needs_event_log: None,
         }
     }
 }

@@ -76,11 +76,17 @@ pub struct Service {
     hot: Mutex<HashMap<String, HotSlot>>,
 }
 
-/// The least time a nonce outlives the interval ([`Service::nonce_lifetime_ms`]).
+/// The least time a nonce outlives the interval ([`nonce_lifetime_ms`]).
 const NONCE_SLACK_MIN_MS: i64 = 10_000;
 
 /// A nonce's lifetime for an attestation interval (both in ms): the
-/// interval plus the larger of the interval and [`NONCE_SLACK_MIN_MS`].
+/// interval the agent sleeps before answering a carried challenge, plus at
+/// least [`NONCE_SLACK_MIN_MS`] for its TPM, the network and this
+/// verifier's queue. With a bare two intervals (4 s at the default 2 s), a
+/// verifier briefly behind by two seconds refused most carried nonces, and
+/// every refusal cost the agent a second request: 10,000 agents on a
+/// loaded machine collapsed to a fifth of their rate with half the rounds
+/// refused (BENCHMARKS.md, "Issue 5", run F).
 fn nonce_lifetime_ms(interval_ms: i64) -> i64 {
     interval_ms.saturating_add(interval_ms.max(NONCE_SLACK_MIN_MS))
 }
@@ -130,18 +136,6 @@ impl Service {
 
     fn interval_ms(&self) -> i64 {
         i64::try_from(self.cfg.interval.as_millis()).unwrap_or(i64::MAX)
-    }
-
-    /// How long a nonce stays valid: the interval the agent sleeps before
-    /// answering a carried challenge, plus at least [`NONCE_SLACK_MIN_MS`] for
-    /// its TPM, the network and this verifier's queue. With a bare two
-    /// intervals (4 s at the default 2 s), a verifier briefly behind by two
-    /// seconds refused most carried nonces, and every refusal cost the agent
-    /// a second request: 10,000 agents on a loaded machine collapsed to a
-    /// fifth of their rate with half the rounds refused (BENCHMARKS.md,
-    /// "Issue 5", run F).
-    fn nonce_lifetime_ms(&self) -> i64 {
-        nonce_lifetime_ms(self.interval_ms())
     }
 
     async fn agent(&self, id: &str) -> Result<AgentRecord> {
@@ -410,7 +404,7 @@ impl Service {
         policy: Option<&ParsedPolicy>,
     ) -> (Challenge, i64) {
         let nonce: [u8; 32] = rand::random();
-        let expires = now_ms().saturating_add(self.nonce_lifetime_ms());
+        let expires = now_ms().saturating_add(nonce_lifetime_ms(self.interval_ms()));
         (
             Challenge {
                 nonce: nonce.to_vec(),
@@ -576,10 +570,13 @@ impl Service {
         } else {
             outcome.trust_vector_json.clone()
         };
-        // From the history this appraisal left (no second parse of it).
-        let send_event_log = match outcome.next_needs_event_log {
-            Some(b) if outcome.history_json.is_some() => b,
-            _ => attestation::needs_event_log(history.as_deref(), policy.as_deref().map(|p| &p.0)),
+        // From the parsed copy, which holds the history now stored (no
+        // second parse of its JSON).
+        let send_event_log = match &prepared {
+            Some(p) => p.needs_event_log(policy.as_deref()),
+            None => {
+                attestation::needs_event_log(history.as_deref(), policy.as_deref().map(|p| &p.0))
+            }
         };
         let (next, next_expires) =
             self.new_challenge(send_event_log, ima_offset, policy.as_deref());
