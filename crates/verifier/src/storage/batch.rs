@@ -228,12 +228,14 @@ fn batch_sql(n: usize, postgres: bool) -> String {
          appraisal_state, appraisal_reasons, manual_reason, nonce, nonce_expires) AS \
          (VALUES {values}) \
          UPDATE agents SET history = v.history, ima_offset = v.ima_offset, \
-         last_seen = v.now, attestations = agents.attestations + 1, \
+         last_seen = v.now, seen_bucket = v.now / {bucket}, \
+         attestations = agents.attestations + 1, \
          trust_vector = v.trust_vector, state = v.state, reasons = v.reasons, \
          appraisal_state = v.appraisal_state, appraisal_reasons = v.appraisal_reasons, \
          manual_reason = v.manual_reason, updated_at = v.now, nonce = v.nonce, \
          nonce_expires = v.nonce_expires, rev = agents.rev + 1 \
-         FROM v WHERE agents.id = v.id AND agents.rev = v.rev RETURNING agents.id"
+         FROM v WHERE agents.id = v.id AND agents.rev = v.rev RETURNING agents.id",
+        bucket = super::schema::SEEN_BUCKET_MS
     )
 }
 

@@ -267,14 +267,20 @@ impl Store {
                 if done.is_some() {
                     continue;
                 }
+                // One transaction per migration (DDL is transactional in
+                // both backends): a crash half-way leaves the old schema,
+                // not a column added and its version unrecorded (which
+                // would fail the next start on "duplicate column").
+                let mut tx = sqlx::Connection::begin(&mut *conn).await?;
                 for stmt in schema::statements(sql, self.postgres) {
-                    conn.execute(stmt.as_str()).await?;
+                    tx.execute(stmt.as_str()).await?;
                 }
                 sqlx::query("INSERT INTO schema_migrations (version, applied_at) VALUES ($1, $2)")
                     .bind(*version)
                     .bind(now_ms())
-                    .execute(&mut *conn)
+                    .execute(&mut *tx)
                     .await?;
+                tx.commit().await?;
             }
             Ok::<(), sqlx::Error>(())
         }
@@ -414,11 +420,16 @@ impl Store {
 
     /// Marks the AK activated (the expected proof is no longer kept).
     pub async fn clear_activation(&self, id: &str) -> Result<()> {
-        sqlx::query("UPDATE agents SET activation_digest = NULL, last_seen = $2, rev = rev + 1 WHERE id = $1")
-            .bind(id)
-            .bind(now_ms())
-            .execute(&self.pool)
-            .await?;
+        let now = now_ms();
+        sqlx::query(
+            "UPDATE agents SET activation_digest = NULL, last_seen = $2, seen_bucket = $3, \
+             rev = rev + 1 WHERE id = $1",
+        )
+        .bind(id)
+        .bind(now)
+        .bind(now / schema::SEEN_BUCKET_MS)
+        .execute(&self.pool)
+        .await?;
         Ok(())
     }
 
@@ -521,7 +532,8 @@ impl Store {
         let sql = format!(
             "UPDATE agents SET lease_owner = $1, lease_until = $2 WHERE id IN (\
              SELECT id FROM agents WHERE appraisal_state IN ('enrolled','trusted','failed') \
-             AND activation_digest IS NULL AND last_seen < $3 AND lease_until < $4 \
+             AND seen_bucket <= $6 AND last_seen < $3 \
+             AND activation_digest IS NULL AND lease_until < $4 \
              ORDER BY last_seen LIMIT $5{}) RETURNING id",
             self.skip_locked()
         );
@@ -531,6 +543,7 @@ impl Store {
             .bind(cutoff)
             .bind(now)
             .bind(limit)
+            .bind(cutoff.div_euclid(schema::SEEN_BUCKET_MS))
             .fetch_all(&self.pool)
             .await?;
         rows.iter()
@@ -913,5 +926,88 @@ mod tests {
         assert_eq!(rfc3339(0), "1970-01-01T00:00:00.000Z");
         assert_eq!(rfc3339(1_700_000_000_123), "2023-11-14T22:13:20.123Z");
         assert_eq!(rfc3339(951_782_400_000), "2000-02-29T00:00:00.000Z");
+    }
+
+    /// A database written before migration 3 (sweep index on `last_seen`)
+    /// gets its `seen_bucket` filled from `last_seen`: an agent silent since
+    /// then is still found by the sweep, a fresh one is not, and the sweep
+    /// reads the new index.
+    #[tokio::test]
+    async fn migration_3_buckets_existing_rows_for_the_sweep() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}?mode=rwc", dir.path().join("v2.db").display());
+        let now = now_ms();
+        {
+            let pool = sqlx::any::AnyPoolOptions::new()
+                .max_connections(1)
+                .connect(&{
+                    sqlx::any::install_default_drivers();
+                    url.clone()
+                })
+                .await
+                .unwrap();
+            pool.execute("CREATE TABLE schema_migrations (version BIGINT PRIMARY KEY, applied_at BIGINT NOT NULL)")
+                .await
+                .unwrap();
+            for (version, sql) in &schema::MIGRATIONS[..2] {
+                for stmt in schema::statements(sql, false) {
+                    pool.execute(stmt.as_str()).await.unwrap();
+                }
+                sqlx::query("INSERT INTO schema_migrations VALUES ($1, 0)")
+                    .bind(*version)
+                    .execute(&pool)
+                    .await
+                    .unwrap();
+            }
+            for (id, seen) in [("old", now - 600_000), ("fresh", now - 1_000)] {
+                sqlx::query(
+                    "INSERT INTO agents (id, kind, ek_cert, ek_public, ak_public, ak_name, ek_issuer, \
+                     state, reasons, appraisal_state, appraisal_reasons, last_seen, created_at, updated_at) \
+                     VALUES ($1, 'host', x'00', x'00', x'00', x'00', 'ca', 'trusted', '[]', 'trusted', '[]', $2, 0, 0)",
+                )
+                .bind(id)
+                .bind(seen)
+                .execute(&pool)
+                .await
+                .unwrap();
+            }
+            pool.close().await;
+        }
+        let store = Store::open(&url).await.unwrap();
+        let stale = store
+            .claim_stale("r", now - 4_000, now, 10_000, 10)
+            .await
+            .unwrap();
+        assert_eq!(stale, vec!["old".to_string()]);
+        let bucket: i64 = sqlx::query_scalar("SELECT seen_bucket FROM agents WHERE id = 'fresh'")
+            .fetch_one(&store.pool)
+            .await
+            .unwrap();
+        assert_eq!(bucket, (now - 1_000) / schema::SEEN_BUCKET_MS);
+        let indexes: Vec<String> =
+            sqlx::query_scalar("SELECT name FROM pragma_index_list('agents')")
+                .fetch_all(&store.pool)
+                .await
+                .unwrap();
+        assert!(
+            indexes.iter().any(|n| n == "agents_sweep_bucket"),
+            "{indexes:?}"
+        );
+        assert!(!indexes.iter().any(|n| n == "agents_sweep"), "{indexes:?}");
+        let plan: Vec<String> = sqlx::query(
+            "EXPLAIN QUERY PLAN SELECT id FROM agents WHERE appraisal_state IN ('enrolled','trusted','failed') \
+             AND seen_bucket <= 1 AND last_seen < 2 AND activation_digest IS NULL AND lease_until < 3 \
+             ORDER BY last_seen LIMIT 5",
+        )
+        .fetch_all(&store.pool)
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.try_get::<String, _>("detail").unwrap())
+        .collect();
+        assert!(
+            plan.iter().any(|d| d.contains("agents_sweep_bucket")),
+            "{plan:?}"
+        );
     }
 }
