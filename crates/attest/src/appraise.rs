@@ -28,7 +28,7 @@ use tpm::crypto::HashAlg;
 use crate::eventlog::{initial_value, EventLog};
 use crate::failure::hex;
 pub use crate::failure::Failure;
-use crate::ima::{ImaCheckError, ImaState, IMA_PCR};
+use crate::ima::{boot_aggregate, ImaCheckError, ImaEntry, ImaState, BOOT_AGGREGATE, IMA_PCR};
 use crate::pcrs::{hex_decode, is_selected, PcrValues};
 use crate::policy::{MeasuredBootPolicy, Policy};
 use crate::protocol::Evidence;
@@ -423,12 +423,21 @@ fn check_ima(
     let result = h
         .ima
         .extend_to_quote(list, IMA_PCR, &quoted, |index, entry| {
-            if let Some(rt) = runtime {
-                if policy_failures.len() < MAX_FAILURES {
-                    if let Err(f) = rt.check_entry(index, entry) {
-                        policy_failures.push(f);
-                    }
-                }
+            if policy_failures.len() >= MAX_FAILURES {
+                return;
+            }
+            let checked = if index == 0 {
+                check_boot_aggregate(entry, pcrs)
+            } else {
+                None
+            };
+            let result = match (checked, runtime) {
+                (Some(r), _) => r,
+                (None, Some(rt)) => rt.check_entry(index, entry),
+                (None, None) => Ok(()),
+            };
+            if let Err(f) = result {
+                policy_failures.push(f);
             }
         });
     match result {
@@ -461,4 +470,32 @@ fn check_ima(
             0
         }
     }
+}
+
+/// IMA's first entry against the quoted boot PCRs, as Keylime checks it:
+/// `None` when the entry is not `boot_aggregate` or its bank's PCRs 0–7 /
+/// 0–9 are not all in the quote (the runtime policy's allowlist then
+/// decides, as for any other entry). When it can be computed it replaces
+/// the allowlist: the value differs per boot configuration, and a
+/// matching one ties the measurement list to the boot the quote shows.
+fn check_boot_aggregate(entry: &ImaEntry<'_>, pcrs: &PcrValues) -> Option<Result<(), Failure>> {
+    if entry.is_violation() {
+        return None;
+    }
+    let ev = entry.event(0)?.ok()?;
+    if ev.path != BOOT_AGGREGATE || ev.buf.is_some() {
+        return None;
+    }
+    let bank = HashAlg::from_name(ev.digest_alg)?;
+    let (last, expected) = boot_aggregate(bank, pcrs)?;
+    Some(if expected.as_slice() == ev.digest {
+        Ok(())
+    } else {
+        Err(Failure::ImaBootAggregate {
+            bank: bank.name().into(),
+            last,
+            expected: hex(&expected),
+            got: hex(ev.digest),
+        })
+    })
 }

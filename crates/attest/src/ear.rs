@@ -98,6 +98,7 @@ impl TrustVector {
                     | Failure::KernelCmdlineDigestNotAllowed { .. }
                     | Failure::KernelCmdlineMissing
                     | Failure::EventLogMismatch { .. }
+                    | Failure::ImaBootAggregate { .. }
             )
         });
         TrustVector {

@@ -161,6 +161,19 @@ pub enum Failure {
     /// An entry's template cannot be appraised.
     #[error("IMA entry {entry}: template {template:?} is not supported")]
     ImaTemplateUnsupported { entry: u64, template: String },
+    /// IMA's first entry, `boot_aggregate`, is not the digest of the
+    /// quoted boot PCRs: the measurement list did not start on the boot
+    /// the quote shows (another boot's list, or PCRs 0–9 changed after the
+    /// kernel started IMA).
+    #[error(
+        "IMA boot_aggregate is {bank}:{got}, but the quoted PCRs 0-{last} ({bank}) give {expected}"
+    )]
+    ImaBootAggregate {
+        bank: String,
+        last: u32,
+        expected: String,
+        got: String,
+    },
     /// A measurement violation (ToMToU / open-writers) was recorded.
     #[error("IMA entry {entry} ({path}) is a measurement violation")]
     ImaViolation { entry: u64, path: String },

@@ -31,6 +31,7 @@ use subtle::ConstantTimeEq;
 use tpm::crypto::HashAlg;
 
 use crate::failure::hex;
+use crate::pcrs::PcrValues;
 
 /// The PCR IMA extends by default (CONFIG_IMA_MEASURE_PCR_IDX).
 pub const IMA_PCR: u32 = 10;
@@ -67,6 +68,25 @@ pub enum ImaError {
     DataTooLong { offset: usize, len: usize },
     #[error("IMA entry {entry}: template data field {field} is malformed")]
     BadField { entry: u64, field: usize },
+}
+
+/// The path of IMA's first entry, which records the boot PCRs.
+pub const BOOT_AGGREGATE: &[u8] = b"boot_aggregate";
+
+/// The `boot_aggregate` digest the kernel logs as IMA's first entry: the
+/// hash, in `bank`, of the values of PCRs 0–7, and for banks other than
+/// SHA-1 also PCRs 8–9 (the kernel command line and image in the usual
+/// allocation), read when IMA starts (Linux
+/// `security/integrity/ima/ima_crypto.c`, `ima_calc_boot_aggregate`; PCRs
+/// 8–9 since Linux 5.8). Returns the highest PCR included with the digest,
+/// or `None` when a value is not known (not quoted).
+pub fn boot_aggregate(bank: HashAlg, pcrs: &PcrValues) -> Option<(u32, Vec<u8>)> {
+    let last = if bank == HashAlg::Sha1 { 7 } else { 9 };
+    let mut h = bank.hasher();
+    for index in 0..=last {
+        h.update(pcrs.get(bank, index)?);
+    }
+    Some((last, h.finish()))
 }
 
 /// One record of the list, borrowing from the input.

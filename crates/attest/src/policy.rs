@@ -363,8 +363,10 @@ impl Policy {
     }
 
     /// The PCRs a challenge must ask for (bank name → indices, ascending):
-    /// every reference value, the measured-boot replay PCRs, and PCR 10 in
-    /// SHA-256 when a runtime policy applies.
+    /// every reference value, the measured-boot replay PCRs, and when a
+    /// runtime policy applies PCR 10 in SHA-256 with PCRs 0–9 (IMA's first
+    /// entry, `boot_aggregate`, is their digest; see
+    /// [`crate::ima::boot_aggregate`]).
     pub fn pcr_selection(&self) -> BTreeMap<String, Vec<u32>> {
         let mut out: BTreeMap<String, Vec<u32>> = BTreeMap::new();
         for (bank, values) in &self.pcrs {
@@ -378,7 +380,7 @@ impl Policy {
                 .extend(mb.replay_pcrs.iter().copied());
         }
         if self.runtime.is_some() {
-            out.entry("sha256".into()).or_default().push(IMA_PCR);
+            out.entry("sha256".into()).or_default().extend(0..=IMA_PCR);
         }
         for v in out.values_mut() {
             v.sort_unstable();
@@ -411,7 +413,7 @@ mod tests {
         assert_eq!(back, p);
         assert_eq!(
             p.pcr_selection(),
-            BTreeMap::from([("sha256".to_string(), vec![0, 4, 7, 10])])
+            BTreeMap::from([("sha256".to_string(), (0..=10).collect())])
         );
         let bad = text.replace("65caf8dd", "65caf8");
         assert!(Policy::from_json(&bad).is_err());

@@ -16,7 +16,7 @@ use attest::{appraise, AgentHistory, AkVerifier, Appraisal, AppraisalInput, Fail
 use common::{Sim, OVMF_LOG};
 use tpm::crypto::HashAlg;
 
-const SEL: &[usize] = &[0, 1, 2, 3, 4, 5, 6, 7, 9, 10];
+const SEL: &[usize] = &[0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10];
 
 fn hexs(b: &[u8]) -> String {
     b.iter().map(|x| format!("{x:02x}")).collect()
@@ -25,7 +25,6 @@ fn hexs(b: &[u8]) -> String {
 /// (path, file digest) measured by the simulated kernel.
 fn files() -> Vec<(&'static str, [u8; 32])> {
     vec![
-        ("boot_aggregate", [0x0b; 32]),
         ("/usr/bin/bash", [0xba; 32]),
         ("/usr/lib/x86_64-linux-gnu/libc.so.6", [0x1c; 32]),
         ("/tmp/scratch", [0x77; 32]),
@@ -63,11 +62,12 @@ fn policy(log: &EventLog) -> Policy {
     }
 }
 
-/// A booted node with its IMA list measured.
+/// A booted node with its IMA list measured (boot_aggregate first).
 fn node(seed: u8) -> (Sim, EventLog) {
     let log = EventLog::parse(OVMF_LOG).unwrap();
     let mut sim = Sim::new(seed);
     sim.boot(&log);
+    sim.ima_boot_aggregate();
     for (path, digest) in files() {
         sim.ima_measure("ima-ng", &ima_ng_data("sha256", &digest, path));
     }
@@ -556,10 +556,7 @@ fn reboot_starts_a_new_ima_list_and_needs_the_event_log_again() {
     assert!(a.passed, "{:?}", a.reasons());
     sim.reboot();
     sim.boot(&log);
-    sim.ima_measure(
-        "ima-ng",
-        &ima_ng_data("sha256", &[0x0b; 32], "boot_aggregate"),
-    );
+    sim.ima_boot_aggregate();
     // Without the log, the changed boot cannot be appraised ...
     let ev = sim.evidence(
         b"n2",
@@ -682,7 +679,8 @@ fn policy_pcr_not_in_the_quote_is_named() {
         .unwrap()
         .insert(8, vec!["00".repeat(32)]);
     let ak = AkVerifier::new(&sim.ak).unwrap();
-    let ev = sim.evidence(b"n", &[(HashAlg::Sha256, SEL)], None, None);
+    let no8: Vec<usize> = SEL.iter().copied().filter(|&i| i != 8).collect();
+    let ev = sim.evidence(b"n", &[(HashAlg::Sha256, &no8)], None, None);
     assert_eq!(
         only(&run(&ak, b"n", None, &ev, &p)),
         &Failure::PcrNotQuoted {
@@ -711,4 +709,59 @@ fn unrestricted_or_decrypt_keys_are_not_aks() {
         AkVerifier::from_tpmt_public(b"\x00\x23garbage"),
         Err(Failure::AkUnusable(_))
     ));
+}
+
+/// IMA's first entry must be the digest of the quoted PCRs 0-9: a list
+/// whose boot_aggregate was taken before the firmware's measurements (as a
+/// list from another boot would be) is refused with both digests named,
+/// though PCR 10 replays. When the quote leaves out a PCR of the
+/// aggregate, the runtime policy's allowlist decides, as for any entry.
+#[test]
+fn ima_boot_aggregate_not_matching_the_quoted_boot_pcrs_is_rejected() {
+    let log = EventLog::parse(OVMF_LOG).unwrap();
+    let mut sim = Sim::new(18);
+    sim.ima_boot_aggregate();
+    sim.boot(&log);
+    for (path, digest) in files() {
+        sim.ima_measure("ima-ng", &ima_ng_data("sha256", &digest, path));
+    }
+    let p = policy(&log);
+    let ak = AkVerifier::new(&sim.ak).unwrap();
+    let a = run(&ak, b"n1", None, &first(&mut sim, b"n1"), &p);
+    let zeros_aggregate = HashAlg::Sha256.digest(&[&[0u8; 320][..]]);
+    match only(&a) {
+        Failure::ImaBootAggregate {
+            bank,
+            last,
+            expected,
+            got,
+        } => {
+            assert_eq!((bank.as_str(), *last), ("sha256", 9));
+            assert_eq!(got, &hexs(&zeros_aggregate));
+            assert_ne!(expected, got);
+        }
+        f => panic!("{f:?}"),
+    }
+    assert!(only(&a)
+        .to_string()
+        .starts_with("IMA boot_aggregate is sha256:"));
+    assert_eq!(a.new_history.ima.count, 0, "nothing of the list accepted");
+
+    // PCR 8 not quoted: the aggregate cannot be computed; the allowlist
+    // (which does not list boot_aggregate) decides.
+    let no8: Vec<usize> = SEL.iter().copied().filter(|&i| i != 8).collect();
+    let ev = sim.evidence(
+        b"n2",
+        &[(HashAlg::Sha256, &no8)],
+        Some(OVMF_LOG.to_vec()),
+        Some(sim.ima_from(0)),
+    );
+    let b = run(&ak, b"n2", None, &ev, &p);
+    assert_eq!(
+        only(&b),
+        &Failure::ImaFileNotInPolicy {
+            entry: 0,
+            path: "boot_aggregate".into()
+        }
+    );
 }

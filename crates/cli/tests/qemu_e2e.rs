@@ -231,6 +231,21 @@ fn verify_report(r: &Report, work: &Path) -> BTreeMap<u32, Vec<u8>> {
         Some(&d_ng),
         "IMA boot_aggregate differs from PCRs 0-9 of the replay"
     );
+    // The verifier's computation of it (which refuses an IMA list whose
+    // boot_aggregate differs) agrees with the real kernel's.
+    let mut boot_pcrs = attest::pcrs::PcrValues::new();
+    for pcr in 0..10u32 {
+        let v = replay.get(&pcr).cloned().unwrap_or_else(|| vec![0; 32]);
+        boot_pcrs.set(HashAlg::Sha256, pcr, v);
+    }
+    let (last, verifier_view) =
+        attest::ima::boot_aggregate(HashAlg::Sha256, &boot_pcrs).expect("PCRs 0-9 known");
+    assert_eq!(last, 9);
+    assert_eq!(
+        fields.first().and_then(|d| d.strip_prefix(b"sha256:\0")),
+        Some(verifier_view.as_slice()),
+        "attest::ima::boot_aggregate differs from the kernel's"
+    );
 
     let mut expected = BTreeMap::new();
     for pcr in 0..24u32 {

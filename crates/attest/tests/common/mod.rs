@@ -157,6 +157,20 @@ impl Sim {
         self.ima_count += 1;
     }
 
+    /// IMA's first measurement as the kernel makes it when IMA starts:
+    /// `boot_aggregate`, SHA-256 over the SHA-256 PCRs 0–9 as they are now
+    /// (security/integrity/ima/ima_crypto.c, ima_calc_boot_aggregate).
+    pub fn ima_boot_aggregate(&mut self) {
+        let all: Vec<usize> = (0..10).collect();
+        let sel = PcrSelectionList(vec![PcrSelection::with(HashAlg::Sha256, &all)]);
+        let read = self.tpm.pcr_read(&sel).unwrap();
+        assert_eq!(read.values.len(), 10);
+        let parts: Vec<&[u8]> = read.values.iter().map(|v| v.digest.as_slice()).collect();
+        let aggregate = HashAlg::Sha256.digest(&parts);
+        let data = attest::ima::ima_ng_data("sha256", &aggregate, "boot_aggregate");
+        self.ima_measure("ima-ng", &data);
+    }
+
     /// The IMA list from entry `offset` on.
     pub fn ima_from(&self, offset: u64) -> ImaEvidence {
         let mut it = ImaLog::new(&self.ima);
