@@ -549,6 +549,10 @@ fn up_brings_this_host_to_trusted() {
     assert_eq!(host["state"], "trusted", "{host}");
     assert_eq!(host["kind"], "host", "{host}");
     assert_eq!(host["policy"], "host-uphost", "{host}");
+    assert_eq!(
+        host["hardware_root"], false,
+        "the local engine is a software TPM: {host}"
+    );
     assert!(
         host["ek_issuer"]
             .as_str()

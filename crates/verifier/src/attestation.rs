@@ -160,16 +160,19 @@ impl Prepared {
     }
 }
 
-/// Appraises evidence (attest::appraise) against a stored AK and history.
+/// Appraises evidence (attest::appraise) against a stored AK and history;
+/// `hardware_root`: whether the EK chains to a hardware root (the EAR
+/// `hardware` claim).
 pub fn appraise(
     ak_public: &[u8],
     nonce: &[u8],
     history_json: Option<&str>,
     evidence: &Evidence,
     policy: Option<&ParsedPolicy>,
+    hardware_root: bool,
 ) -> Outcome {
     match Prepared::parse(ak_public, history_json) {
-        Ok(p) => appraise_prepared(&p, nonce, evidence, policy).0,
+        Ok(p) => appraise_prepared(&p, nonce, evidence, policy, hardware_root).0,
         Err(r) => Outcome::failed(r),
     }
 }
@@ -181,6 +184,7 @@ pub fn appraise_prepared(
     nonce: &[u8],
     evidence: &Evidence,
     policy: Option<&ParsedPolicy>,
+    hardware_root: bool,
 ) -> (Outcome, AgentHistory) {
     let default = Policy::default();
     let policy = policy.map(|p| &p.0).unwrap_or(&default);
@@ -196,7 +200,8 @@ pub fn appraise_prepared(
         reasons: a.reasons(),
         history_json: serde_json::to_string(&a.new_history).ok(),
         ima_offset: i64::try_from(a.new_history.ima_offset()).unwrap_or(i64::MAX),
-        trust_vector_json: serde_json::to_string(&TrustVector::from_appraisal(&a, true)).ok(),
+        trust_vector_json: serde_json::to_string(&TrustVector::from_appraisal(&a, hardware_root))
+            .ok(),
         retry_with_log: !a.passed
             && !a.failures.is_empty()
             && a.failures

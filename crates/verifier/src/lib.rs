@@ -99,6 +99,10 @@ pub struct VerifierConfig {
     pub trust_anchors: Vec<PathBuf>,
     /// DER anchors given directly (e.g. by `trustcloud up`).
     pub trust_anchor_ders: Vec<Vec<u8>>,
+    /// PEM bundles or DER files of the EK CAs of software TPMs (swtpm's
+    /// local CA, a vtpmd without a hardware TPM): their nodes attest, but
+    /// are not reported as hardware-rooted.
+    pub software_trust_anchors: Vec<PathBuf>,
     pub interval: Duration,
     /// Name among replicas; default `<hostname>-<pid>`.
     pub replica_id: Option<String>,
@@ -118,6 +122,7 @@ impl VerifierConfig {
             db_url: None,
             trust_anchors: Vec::new(),
             trust_anchor_ders: Vec::new(),
+            software_trust_anchors: Vec::new(),
             interval: Duration::from_secs(2),
             replica_id: None,
             advertise: Vec::new(),
@@ -199,9 +204,10 @@ fn url_for(addr: SocketAddr) -> String {
     format!("https://{ip}:{}", addr.port())
 }
 
-fn load_anchors(cfg: &VerifierConfig) -> Result<Vec<Vec<u8>>, StartError> {
-    let mut out = cfg.trust_anchor_ders.clone();
-    for p in &cfg.trust_anchors {
+/// The certificates of `files` (PEM bundles or DER), each a CA.
+fn load_anchors(files: &[PathBuf]) -> Result<Vec<Vec<u8>>, StartError> {
+    let mut out = Vec::new();
+    for p in files {
         let bytes = std::fs::read(p).map_err(|e| StartError::Anchor(p.clone(), e.to_string()))?;
         let certs = attestation::parse_certificates(&bytes)
             .map_err(|e| StartError::Anchor(p.clone(), e))?;
@@ -226,7 +232,9 @@ pub async fn start(cfg: VerifierConfig) -> Result<Running, StartError> {
     let pki = pki::Pki::new(cfg.data_dir.join("pki"));
     pki.ensure(&cfg.advertise)?;
     let tls = tls::server_config(&pki)?;
-    let anchors = load_anchors(&cfg)?;
+    let mut anchors = cfg.trust_anchor_ders.clone();
+    anchors.extend(load_anchors(&cfg.trust_anchors)?);
+    let software_anchors = load_anchors(&cfg.software_trust_anchors)?;
     let db_url = cfg
         .db_url
         .clone()
@@ -245,6 +253,7 @@ pub async fn start(cfg: VerifierConfig) -> Result<Running, StartError> {
             interval: cfg.interval,
             replica_id,
             trust_anchors: anchors,
+            software_anchors,
         },
         ear,
     );

@@ -45,8 +45,15 @@ pub struct ServiceConfig {
     pub interval: Duration,
     /// This process's name among replicas sharing a database.
     pub replica_id: String,
-    /// DER trust anchors for EK certificates (vendor roots, swtpm CA, ...).
+    /// DER trust anchors for EK certificates of hardware TPMs (vendor
+    /// roots; a vtpmd CA sealed by a hardware TPM).
     pub trust_anchors: Vec<Vec<u8>>,
+    /// DER anchors of software TPMs (swtpm's local CA, a vtpmd or local
+    /// engine without a hardware TPM). Their nodes attest like any other,
+    /// but nothing vouches that the TPM is not an emulator the host's
+    /// owner controls, so their EAR `hardware` claim is 32 ("unsafe"),
+    /// not 2, and relying parties see a warning, not an affirmation.
+    pub software_anchors: Vec<Vec<u8>>,
 }
 
 /// Default PCRs to quote when a node has no policy (or its policy needs
@@ -188,9 +195,10 @@ impl Service {
         // to its host), then under the configured anchors.
         let mut host_id = None;
         let mut issuer = None;
+        let mut hardware_root = false;
         let mut last_err = String::from("no trust anchor is configured");
         if req.kind == NodeKind::Vm {
-            for (hid, ca) in self.store.host_vtpm_cas().await? {
+            for (hid, ca, host_hardware) in self.store.host_vtpm_cas().await? {
                 if hid == req.agent_id {
                     continue;
                 }
@@ -202,6 +210,8 @@ impl Service {
                     Ok(i) => {
                         issuer = Some(i);
                         host_id = Some(hid);
+                        // A vTPM is as hardware-rooted as its host.
+                        hardware_root = host_hardware;
                         break;
                     }
                     Err(e) => {
@@ -211,9 +221,18 @@ impl Service {
                 }
             }
         }
-        if issuer.is_none() && !self.cfg.trust_anchors.is_empty() {
-            match attestation::verify_ek_cert(&req.ek_certificate, &self.cfg.trust_anchors, &ek) {
-                Ok(i) => issuer = Some(i),
+        for (anchors, hardware) in [
+            (&self.cfg.trust_anchors, true),
+            (&self.cfg.software_anchors, false),
+        ] {
+            if issuer.is_some() || anchors.is_empty() {
+                continue;
+            }
+            match attestation::verify_ek_cert(&req.ek_certificate, anchors, &ek) {
+                Ok(i) => {
+                    issuer = Some(i);
+                    hardware_root = hardware;
+                }
                 Err(e) => last_err = e,
             }
         }
@@ -239,6 +258,7 @@ impl Service {
                     ak_public: req.ak_public,
                     ak_name,
                     ek_issuer: issuer,
+                    hardware_root,
                     activation_digest: digest,
                     vtpm_ca_cert: req.vtpm_ca_certificate,
                     host_id,
@@ -526,8 +546,13 @@ impl Service {
         };
         let (outcome, prepared) = match prepared {
             Ok(p) => {
-                let (o, left) =
-                    attestation::appraise_prepared(&p, &ev.nonce, ev, policy.as_deref());
+                let (o, left) = attestation::appraise_prepared(
+                    &p,
+                    &ev.nonce,
+                    ev,
+                    policy.as_deref(),
+                    agent.hardware_root,
+                );
                 // The copy follows what is stored: the new history when
                 // one is saved, else the old.
                 let p = if o.history_json.is_some() {

@@ -23,6 +23,8 @@ fn postgres_scenarios() {
     rt.block_on(scenarios::two_replicas(repl));
     let conc = pg.create_db("concurrent");
     rt.block_on(scenarios::concurrent_rounds(Some(conc)));
+    let sw = pg.create_db("software_root");
+    rt.block_on(scenarios::software_root(Some(sw)));
     drop(rt);
     drop(pg);
 }

@@ -196,6 +196,16 @@ pub fn reasons(v: &Value) -> String {
         .unwrap_or_default()
 }
 
+/// What the node's EK chains to: `hardware`, `software` (a software TPM's
+/// CA: its attestation shows what runs, not that the TPM is real), or `-`.
+fn root(n: &Value) -> &'static str {
+    match n.get("hardware_root").and_then(Value::as_bool) {
+        Some(true) => "hardware",
+        Some(false) => "software",
+        None => "-",
+    }
+}
+
 pub fn node_table(nodes: &Value) -> String {
     let empty = vec![];
     let list = nodes.as_array().unwrap_or(&empty);
@@ -209,6 +219,7 @@ pub fn node_table(nodes: &Value) -> String {
                 s(n, "id").into(),
                 s(n, "kind").into(),
                 s(n, "state").into(),
+                root(n).into(),
                 s(n, "policy").into(),
                 s(n, "host").into(),
                 s(n, "last_seen").into(),
@@ -221,6 +232,7 @@ pub fn node_table(nodes: &Value) -> String {
             "ID",
             "KIND",
             "STATE",
+            "ROOT",
             "POLICY",
             "HOST",
             "LAST SEEN",
@@ -244,6 +256,14 @@ fn node_details(n: &Value) -> String {
     ] {
         out.push_str(&format!("{label:<11} {}\n", s(n, key)));
     }
+    out.push_str(&format!(
+        "{:<11} {}\n",
+        "root",
+        match root(n) {
+            "software" => "software TPM: no hardware root of trust (EAR hardware claim 32)",
+            other => other,
+        }
+    ));
     if let Some(a) = n.get("attestations").and_then(Value::as_i64) {
         out.push_str(&format!("{:<11} {a}\n", "quotes"));
     }
@@ -291,7 +311,7 @@ mod tests {
     #[test]
     fn table_aligns_columns_and_shows_reasons() {
         let nodes = json!([
-            {"id": "host-1", "kind": "host", "state": "trusted", "reasons": []},
+            {"id": "host-1", "kind": "host", "state": "trusted", "reasons": [], "hardware_root": false},
             {"id": "vm-22", "kind": "vm", "state": "failed", "host": "host-1",
              "reasons": ["host host-1 is failed", "PCR 7 (sha256) is 0x00"]}
         ]);
@@ -301,5 +321,7 @@ mod tests {
         assert!(lines[0].starts_with("ID      KIND  STATE"), "{t}");
         assert!(lines[2].contains("host host-1 is failed; PCR 7"), "{t}");
         assert_eq!(lines[1].find("host "), lines[0].find("KIND"));
+        assert_eq!(lines[1].find("software"), lines[0].find("ROOT"), "{t}");
+        assert_eq!(lines[2].find("- "), lines[0].find("ROOT"), "{t}");
     }
 }

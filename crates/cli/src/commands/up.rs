@@ -76,7 +76,9 @@ pub struct UpArgs {
     pub tpm: Option<String>,
 
     /// Extra trust anchors for EK certificates (PEM), e.g. the TPM vendor's CA
-    /// of a hardware TPM. vtpmd's CA is always trusted.
+    /// of a hardware TPM. vtpmd's CA is always trusted. With a TPM that is not
+    /// a device (mssim, swtpm, the local engine) all of them count as
+    /// software roots: nodes show ROOT "software".
     #[arg(long, value_name = "PEM")]
     pub trust_anchor: Vec<PathBuf>,
 
@@ -147,10 +149,12 @@ fn start_engine_tpm(
 }
 
 /// Starts `trustcloud verifier` and waits for the verifier.json it writes.
+/// `anchors`: EK CAs of hardware TPMs; `software`: of software TPMs.
 fn start_verifier(
     data: &Path,
     listen: SocketAddr,
     anchors: &[PathBuf],
+    software: &[PathBuf],
 ) -> anyhow::Result<(Child, String)> {
     let exe = std::env::current_exe().context("cannot find this program")?;
     let marker = data.join("verifier.json");
@@ -164,6 +168,9 @@ fn start_verifier(
         .arg(listen.to_string());
     for a in anchors {
         cmd.arg("--trust-anchor").arg(a);
+    }
+    for a in software {
+        cmd.arg("--software-trust-anchor").arg(a);
     }
     cmd.stdin(Stdio::null()).stdout(Stdio::null());
     unblock_stop_signals(&mut cmd);
@@ -356,6 +363,9 @@ pub fn run(args: UpArgs) -> anyhow::Result<()> {
 
     // 2. The host's TPM.
     let mut _engine = None;
+    let hardware_tpm = host_tcti
+        .as_deref()
+        .is_some_and(|t| t.starts_with("device:"));
     let tcti = match host_tcti {
         Some(t) => t,
         None => {
@@ -373,9 +383,19 @@ pub fn run(args: UpArgs) -> anyhow::Result<()> {
     say(&format!("host TPM: {tcti}"));
 
     // 3. The verifier.
-    let mut anchors = vec![vtpm_ca_pem.clone()];
-    anchors.extend(args.trust_anchor.iter().cloned());
-    let (mut verifier, url) = start_verifier(&data, args.listen, &anchors)?;
+    // A host TPM reached through a device is hardware; mssim and swtpm
+    // TCTIs and the local engine are software, and then every EK CA here
+    // (vtpmd's, which the local engine's EK also chains to, and the
+    // operator's) vouches for a software TPM: nodes under them must not be
+    // reported as hardware-rooted.
+    let mut anchors = args.trust_anchor.clone();
+    anchors.push(vtpm_ca_pem.clone());
+    let software = if hardware_tpm {
+        Vec::new()
+    } else {
+        std::mem::take(&mut anchors)
+    };
+    let (mut verifier, url) = start_verifier(&data, args.listen, &anchors, &software)?;
     say(&format!(
         "verifier: {url} (operator certificate {}, CA {})",
         data.join("pki/operator.pem").display(),

@@ -22,6 +22,7 @@ Examples:
   trustcloud verifier
   trustcloud verifier --data-dir /var/lib/trustcloud --listen 0.0.0.0:8443 \\
       --advertise verifier.example.net --trust-anchor /etc/trustcloud/ek-roots.pem
+  trustcloud verifier --software-trust-anchor /var/lib/swtpm-localca/swtpm-localca-rootca-cert.pem
   trustcloud verifier --db postgres://tc@db/trustcloud --replica-id v1   # replicas share PG
   trustcloud verifier --db postgres://tc@db/trustcloud --role registrar --listen 0.0.0.0:8444
   trustcloud verifier issue-cert --agent host-1 --out ./host-1-certs"
@@ -51,10 +52,17 @@ struct RunArgs {
     /// Database: sqlite://PATH (default DATA/verifier.db) or postgres://USER@HOST/DB.
     #[arg(long, value_name = "URL")]
     db: Option<String>,
-    /// Trust anchor for EK certificates (PEM bundle or DER; repeatable):
-    /// TPM vendor roots, swtpm's local CA, a vtpmd host CA.
+    /// Trust anchor for EK certificates of hardware TPMs (PEM bundle or
+    /// DER; repeatable): TPM vendor roots, the CA of a vtpmd whose host
+    /// TPM is hardware.
     #[arg(long = "trust-anchor", value_name = "FILE")]
     trust_anchors: Vec<PathBuf>,
+    /// Trust anchor for EK certificates of software TPMs (repeatable):
+    /// swtpm's local CA, a vtpmd without --host-tpm. Their nodes attest,
+    /// but show ROOT "software" and their EAR hardware claim is 32
+    /// ("unsafe"), so a relying party sees a warning, not an affirmation.
+    #[arg(long = "software-trust-anchor", value_name = "FILE")]
+    software_trust_anchors: Vec<PathBuf>,
     /// How often agents send evidence (e.g. 2s, 500ms, 1m).
     #[arg(long, default_value = "2s", value_parser = parse_duration)]
     interval: Duration,
@@ -153,6 +161,7 @@ fn serve(a: RunArgs) -> anyhow::Result<()> {
     cfg.listen = a.listen;
     cfg.db_url = a.db;
     cfg.trust_anchors = a.trust_anchors;
+    cfg.software_trust_anchors = a.software_trust_anchors;
     cfg.interval = a.interval;
     cfg.replica_id = a.replica_id;
     cfg.advertise = a.advertise;

@@ -129,6 +129,7 @@ pub fn node_view(a: &AgentRecord) -> Value {
         "policy": a.policy,
         "host": a.host_id,
         "ek_issuer": a.ek_issuer,
+        "hardware_root": a.hardware_root,
         "activated": a.activation_digest.is_none(),
         "attestations": a.attestations,
         "last_seen": (a.last_seen > 0).then(|| rfc3339(a.last_seen)),

@@ -125,6 +125,7 @@ mod tests {
                 interval: Duration::from_secs(2),
                 replica_id: "t".into(),
                 trust_anchors: vec![],
+                software_anchors: vec![],
             },
             ear,
         );

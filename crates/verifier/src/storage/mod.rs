@@ -46,6 +46,10 @@ pub struct AgentRecord {
     pub ak_name: Vec<u8>,
     /// Subject of the CA that issued the EK certificate.
     pub ek_issuer: String,
+    /// The EK certificate chains to a hardware root (a `--trust-anchor`,
+    /// or for a VM a host that does), not to a software TPM's CA
+    /// (`--software-trust-anchor`): the EAR `hardware` claim says which.
+    pub hardware_root: bool,
     /// Expected activation proof (HMAC of the credential secret) until the
     /// agent activates; `None` once activated.
     pub activation_digest: Option<Vec<u8>>,
@@ -94,6 +98,7 @@ pub struct Enrollment {
     pub ak_public: Vec<u8>,
     pub ak_name: Vec<u8>,
     pub ek_issuer: String,
+    pub hardware_root: bool,
     pub activation_digest: Vec<u8>,
     pub vtpm_ca_cert: Option<Vec<u8>>,
     pub host_id: Option<String>,
@@ -190,7 +195,7 @@ const POSTGRES_ROUND_WRITERS: usize = 4;
 /// Connections to one SQLite file (see [`Store::open`]).
 pub const SQLITE_CONNECTIONS: u32 = 1;
 
-const AGENT_COLS: &str = "id, kind, ek_cert, ek_public, ak_public, ak_name, ek_issuer, \
+const AGENT_COLS: &str = "id, kind, ek_cert, ek_public, ak_public, ak_name, ek_issuer, hardware_root, \
     activation_digest, vtpm_ca_cert, host_id, policy, state, reasons, appraisal_state, \
     appraisal_reasons, manual_reason, history, trust_vector, ima_offset, last_seen, attestations, created_at, updated_at, rev, nonce, nonce_expires";
 
@@ -312,13 +317,14 @@ impl Store {
             "INSERT INTO agents (id, kind, ek_cert, ek_public, ak_public, ak_name, ek_issuer, \
              activation_digest, vtpm_ca_cert, host_id, state, reasons, appraisal_state, \
              appraisal_reasons, ima_offset, nonce_expires, last_seen, attestations, lease_until, \
-             created_at, updated_at) \
-             VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,'[]',$11,'[]',0,0,0,0,0,$12,$12) \
+             created_at, updated_at, hardware_root) \
+             VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,'[]',$11,'[]',0,0,0,0,0,$12,$12,$13) \
              ON CONFLICT (id) DO UPDATE SET kind = excluded.kind, ek_cert = excluded.ek_cert, \
              ek_public = excluded.ek_public, ak_public = excluded.ak_public, \
              ak_name = excluded.ak_name, ek_issuer = excluded.ek_issuer, \
              activation_digest = excluded.activation_digest, vtpm_ca_cert = excluded.vtpm_ca_cert, \
-             host_id = excluded.host_id, trust_vector = NULL, \
+             host_id = excluded.host_id, hardware_root = excluded.hardware_root, \
+             trust_vector = NULL, \
              history = NULL, ima_offset = 0, nonce = NULL, nonce_expires = 0, \
              rev = agents.rev + 1, updated_at = excluded.updated_at",
         )
@@ -334,6 +340,7 @@ impl Store {
         .bind(e.host_id.clone())
         .bind(registered)
         .bind(now)
+        .bind(i64::from(e.hardware_root))
         .execute(&self.pool)
         .await?;
         Ok(())
@@ -375,16 +382,23 @@ impl Store {
         rows.iter().map(agent_from_row).collect()
     }
 
-    /// Activated hosts that declared a vTPM CA: (host id, CA DER).
-    pub async fn host_vtpm_cas(&self) -> Result<Vec<(String, Vec<u8>)>> {
+    /// Activated hosts that declared a vTPM CA: (host id, CA DER, whether
+    /// the host has a hardware root).
+    pub async fn host_vtpm_cas(&self) -> Result<Vec<(String, Vec<u8>, bool)>> {
         let rows = sqlx::query(
-            "SELECT id, vtpm_ca_cert FROM agents WHERE kind = 'host' AND vtpm_ca_cert IS NOT NULL \
-             AND activation_digest IS NULL ORDER BY id",
+            "SELECT id, vtpm_ca_cert, hardware_root FROM agents WHERE kind = 'host' \
+             AND vtpm_ca_cert IS NOT NULL AND activation_digest IS NULL ORDER BY id",
         )
         .fetch_all(&self.pool)
         .await?;
         rows.iter()
-            .map(|r| Ok((r.try_get("id")?, r.try_get("vtpm_ca_cert")?)))
+            .map(|r| {
+                Ok((
+                    r.try_get("id")?,
+                    r.try_get("vtpm_ca_cert")?,
+                    r.try_get::<i64, _>("hardware_root")? != 0,
+                ))
+            })
             .collect()
     }
 
@@ -862,6 +876,7 @@ fn agent_from_row(r: &AnyRow) -> Result<AgentRecord> {
         ak_public: r.try_get("ak_public")?,
         ak_name: r.try_get("ak_name")?,
         ek_issuer: r.try_get("ek_issuer")?,
+        hardware_root: r.try_get::<i64, _>("hardware_root")? != 0,
         activation_digest: r.try_get("activation_digest")?,
         vtpm_ca_cert: r.try_get("vtpm_ca_cert")?,
         host_id: r.try_get("host_id")?,

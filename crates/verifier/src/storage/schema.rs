@@ -14,6 +14,13 @@ pub const MIGRATIONS: &[(i64, &str)] = &[
         "ALTER TABLE agents ADD COLUMN rev BIGINT NOT NULL DEFAULT 0",
     ),
     (3, V3),
+    // Whether the EK's issuer is a hardware root (see
+    // `ServiceConfig::software_anchors`); rows enrolled before keep the
+    // earlier assumption, hardware.
+    (
+        4,
+        "ALTER TABLE agents ADD COLUMN hardware_root BIGINT NOT NULL DEFAULT 1",
+    ),
 ];
 
 /// Width of a `seen_bucket` (`last_seen / SEEN_BUCKET_MS`), the coarse

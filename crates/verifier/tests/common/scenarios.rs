@@ -301,7 +301,9 @@ pub async fn full_flow(db_url: Option<String>) {
     let n: Value = op.get("/v1/nodes/vm-1").await.unwrap();
     assert_eq!(n["state"], "trusted", "{n}");
 
-    // EAR for the trusted VM verifies with the JWKS.
+    // EAR for the trusted VM verifies with the JWKS; its host's EK chains
+    // to a hardware anchor (--trust-anchor), so the VM's does too.
+    assert_eq!(n["hardware_root"], true, "{n}");
     let jwks: Value = op.get("/v1/ear/jwks").await.unwrap();
     let verifier = EarVerifier::from_jwk(&jwks["keys"][0]).unwrap();
     let tok: Value = op.get("/v1/nodes/vm-1/ear").await.unwrap();
@@ -463,6 +465,75 @@ async fn one_verifier(
     .await;
     let op = operator_client(tmp.path(), &v.url);
     (tmp, ca, v, op)
+}
+
+/// EK CAs of software TPMs (`--software-trust-anchor`): a host under one
+/// attests and is trusted, but shows `hardware_root: false` and its EAR
+/// says so (hardware claim 32, status warning); its VMs inherit that. A
+/// host under a hardware anchor beside it is affirmed.
+pub async fn software_root(db_url: Option<String>) {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path();
+    let hw_ca = EkCa::new(data, "vendor-ca");
+    let sw_ca = EkCa::new(data, "swtpm-localca");
+    let vtpm_ca = EkCa::new(data, "sw-host-vtpm-ca");
+    let mut cfg = verifier::VerifierConfig::new(data);
+    cfg.listen = "127.0.0.1:0".parse().unwrap();
+    cfg.db_url = db_url;
+    cfg.trust_anchors = vec![hw_ca.pem_path.clone()];
+    cfg.software_trust_anchors = vec![sw_ca.pem_path.clone()];
+    cfg.interval = Duration::from_secs(30);
+    cfg.replica_id = Some("r1".into());
+    cfg.write_status_file = false;
+    let v = verifier::start(cfg).await.unwrap();
+    let op = operator_client(data, &v.url);
+
+    let mut sw = SimAgent::new(41, "sw-host", NodeKind::Host, &sw_ca, data, &v.url);
+    sw.vtpm_ca = Some(vtpm_ca.der());
+    sw.enroll_and_activate().await;
+    let mut vm = SimAgent::new(42, "sw-vm", NodeKind::Vm, &vtpm_ca, data, &v.url);
+    vm.enroll_and_activate().await;
+    let mut hw = SimAgent::new(43, "hw-host", NodeKind::Host, &hw_ca, data, &v.url);
+    hw.enroll_and_activate().await;
+    for a in [&mut sw, &mut vm, &mut hw] {
+        let r = a.attest().await.unwrap();
+        assert_eq!(r.state, NodeState::Trusted, "{:?}", r.reasons);
+    }
+
+    let jwks: Value = op.get("/v1/ear/jwks").await.unwrap();
+    let ear_verifier = EarVerifier::from_jwk(&jwks["keys"][0]).unwrap();
+    for (id, hardware, status, claim) in [
+        ("sw-host", false, EarStatus::Warning, 32),
+        ("sw-vm", false, EarStatus::Warning, 32),
+        ("hw-host", true, EarStatus::Affirming, 2),
+    ] {
+        let n: Value = op.get(&format!("/v1/nodes/{id}")).await.unwrap();
+        assert_eq!(n["state"], "trusted", "{n}");
+        assert_eq!(n["hardware_root"], hardware, "{n}");
+        let tok: Value = op.get(&format!("/v1/nodes/{id}/ear")).await.unwrap();
+        let ear = ear_verifier.verify(tok["token"].as_str().unwrap()).unwrap();
+        let sub = &ear.submods[id];
+        assert_eq!(sub.status, status, "{id}");
+        let tv = sub.trust_vector.as_ref().unwrap();
+        assert_eq!(tv.hardware, Some(claim), "{id}");
+    }
+    let list: Value = op.get("/v1/nodes").await.unwrap();
+    let roots: Vec<(&str, bool)> = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| {
+            (
+                n["id"].as_str().unwrap(),
+                n["hardware_root"].as_bool().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        roots,
+        vec![("hw-host", true), ("sw-host", false), ("sw-vm", false)]
+    );
+    v.shutdown().await;
 }
 
 /// IMA through the API: the challenge's ima_offset follows the verified
