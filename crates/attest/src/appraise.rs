@@ -29,7 +29,7 @@ use crate::eventlog::{initial_value, EventLog};
 use crate::failure::hex;
 pub use crate::failure::Failure;
 use crate::ima::{boot_aggregate, ImaCheckError, ImaEntry, ImaState, BOOT_AGGREGATE, IMA_PCR};
-use crate::pcrs::{hex_decode, is_selected, PcrValues};
+use crate::pcrs::{hex_matches, is_selected, PcrValues};
 use crate::policy::{MeasuredBootPolicy, Policy};
 use crate::protocol::Evidence;
 use crate::quote::{AkVerifier, QuoteInfo};
@@ -75,7 +75,7 @@ impl AgentHistory {
     /// another measured-boot policy than `policy` (assigned or edited since).
     pub fn needs_event_log_for(&self, policy: Option<&MeasuredBootPolicy>) -> bool {
         self.needs_event_log()
-            || policy.is_some_and(|m| self.boot_policy.as_deref() != Some(m.fingerprint().as_str()))
+            || policy.is_some_and(|m| self.boot_policy.as_deref() != Some(m.fingerprint()))
     }
 
     /// The IMA entry the next evidence should start at.
@@ -131,25 +131,26 @@ impl Appraisal {
 
 /// Appraises one piece of evidence (see the module documentation).
 pub fn appraise(input: &AppraisalInput<'_>) -> Appraisal {
-    let old = input.history.cloned().unwrap_or_default();
+    // One copy of the history: the stops before the counters advance
+    // return it unchanged.
+    let mut h = input.history.cloned().unwrap_or_default();
     let ev = input.evidence;
 
     if !bool::from(ev.nonce.as_slice().ct_eq(input.expected_nonce)) {
-        return Appraisal::stop(old, Failure::EvidenceNonceMismatch, None);
+        return Appraisal::stop(h, Failure::EvidenceNonceMismatch, None);
     }
     let quote = match input
         .ak
         .verify_quote(&ev.quote, &ev.signature, input.expected_nonce)
     {
         Ok(q) => q,
-        Err(f) => return Appraisal::stop(old, f, None),
+        Err(f) => return Appraisal::stop(h, f, None),
     };
 
     // Counters (Part 1 §36.7).
-    let mut h = old.clone();
     if let Some(prev) = input.history {
         if let Some(f) = counters_backwards(prev, &quote) {
-            return Appraisal::stop(old, f, Some(quote));
+            return Appraisal::stop(h, f, Some(quote));
         }
         if quote.reset_count > prev.reset_count {
             // A reboot: a new IMA list and a new boot log.
@@ -234,9 +235,7 @@ fn check_reference_values(
                     continue;
                 }
             };
-            let ok = allowed
-                .iter()
-                .any(|a| hex_decode(a).is_some_and(|a| bool::from(a.as_slice().ct_eq(value))));
+            let ok = allowed.iter().any(|a| hex_matches(a, value));
             if !ok {
                 failures.push(Failure::PcrNotAllowed {
                     bank: bank.name().into(),
@@ -276,8 +275,7 @@ fn check_boot(
     }
     let before = failures.len();
     let Some(bytes) = input.evidence.event_log.as_deref() else {
-        let same_policy =
-            mb.is_some_and(|m| h.boot_policy.as_deref() == Some(m.fingerprint().as_str()));
+        let same_policy = mb.is_some_and(|m| h.boot_policy.as_deref() == Some(m.fingerprint()));
         if mb.is_some() && (!same_policy || !boot_pcrs_unchanged(h.boot_pcrs.as_ref(), quote, pcrs))
         {
             h.boot_pcrs = None;
@@ -349,7 +347,7 @@ fn check_boot(
     }
     if failures.len() == before {
         h.boot_pcrs = Some(proven);
-        h.boot_policy = mb.map(MeasuredBootPolicy::fingerprint);
+        h.boot_policy = mb.map(|m| m.fingerprint().to_string());
     } else {
         h.boot_pcrs = None;
         h.boot_policy = None;
@@ -372,10 +370,7 @@ fn boot_pcrs_unchanged(
         };
         values.iter().all(|(&index, value)| {
             is_selected(&quote.pcr_select, bank, index)
-                && pcrs
-                    .get(bank, index)
-                    .zip(hex_decode(value))
-                    .is_some_and(|(q, v)| bool::from(q.ct_eq(v.as_slice())))
+                && pcrs.get(bank, index).is_some_and(|q| hex_matches(value, q))
         })
     })
 }

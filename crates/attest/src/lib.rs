@@ -21,6 +21,7 @@ pub mod ekcert;
 pub mod eventlog;
 mod failure;
 pub mod ima;
+mod memo;
 pub mod pcrs;
 pub mod policy;
 pub mod protocol;

@@ -194,6 +194,28 @@ pub fn is_selected(selection: &PcrSelectionList, bank: HashAlg, index: u32) -> b
 /// accepted (policies written by hand often have it).
 pub(crate) fn hex_decode(s: &str) -> Option<Vec<u8>> {
     let s = s.strip_prefix("0x").unwrap_or(s);
+    // Sized up front: collecting into Option<Vec> grows from nothing
+    // (every reported PCR value is decoded every round).
+    let mut out = Vec::with_capacity(s.len() / 2);
+    for byte in hex_pairs(s)? {
+        out.push(byte?);
+    }
+    Some(out)
+}
+
+/// Whether `s` (as [`hex_decode`] reads it) is `bytes`, without decoding
+/// into a new buffer: policy and stored PCR values are compared with the
+/// quoted ones every round. Not constant time: both sides are public
+/// measurements.
+pub(crate) fn hex_matches(s: &str, bytes: &[u8]) -> bool {
+    let s = s.strip_prefix("0x").unwrap_or(s);
+    s.len() == 2 * bytes.len()
+        && hex_pairs(s).is_some_and(|it| it.zip(bytes).all(|(d, b)| d == Some(*b)))
+}
+
+/// The bytes of `s` (no prefix), one `None` per pair that is not hex;
+/// `None` when its length is odd.
+fn hex_pairs(s: &str) -> Option<impl Iterator<Item = Option<u8>> + '_> {
     if !s.len().is_multiple_of(2) {
         return None;
     }
@@ -203,19 +225,54 @@ pub(crate) fn hex_decode(s: &str) -> Option<Vec<u8>> {
         b'A'..=b'F' => Some(c - b'A' + 10),
         _ => None,
     };
-    s.as_bytes()
-        .chunks_exact(2)
-        .map(|p| match p {
-            [a, b] => Some(nib(*a)? << 4 | nib(*b)?),
-            _ => None,
-        })
-        .collect()
+    Some(s.as_bytes().chunks_exact(2).map(move |p| match p {
+        [a, b] => Some(nib(*a)? << 4 | nib(*b)?),
+        _ => None,
+    }))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use tpm::types::PcrSelection;
+
+    #[test]
+    fn hex_matches_agrees_with_decoding() {
+        for (s, b, want) in [
+            ("00ff", &[0x00, 0xff][..], true),
+            ("0x00FF", &[0x00, 0xff][..], true),
+            ("00ff", &[0x00, 0xfe][..], false),
+            ("00ff", &[0x00][..], false),
+            ("00f", &[0x00, 0x0f][..], false),
+            ("00fg", &[0x00, 0xf0][..], false),
+            ("", &[][..], true),
+            ("0x0xff", &[0xff][..], false),
+            ("0x0xff", &[0x0f, 0xff][..], false),
+        ] {
+            assert_eq!(hex_matches(s, b), want, "{s}");
+            assert_eq!(hex_decode(s).as_deref() == Some(b), want, "{s}");
+        }
+    }
+
+    proptest::proptest! {
+        /// The allocation-free compare says what decoding and comparing
+        /// says, for hex of the bytes (either case, with or without 0x) and
+        /// for any other text.
+        #[test]
+        fn hex_matches_is_decode_then_compare(
+            b in proptest::collection::vec(proptest::num::u8::ANY, 0..40),
+            other in "(0x)?[0-9a-fA-Fx]{0,12}",
+            upper in proptest::bool::ANY,
+            prefix in proptest::bool::ANY,
+        ) {
+            let mut h = hex(&b);
+            if upper { h = h.to_uppercase(); }
+            if prefix { h.insert_str(0, "0x"); }
+            proptest::prop_assert!(hex_matches(&h, &b));
+            proptest::prop_assert_eq!(hex_decode(&h), Some(b.clone()));
+            proptest::prop_assert_eq!(hex_matches(&other, &b), hex_decode(&other).as_deref() == Some(b.as_slice()));
+        }
+    }
 
     #[test]
     fn digest_follows_selection_order() {

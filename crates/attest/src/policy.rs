@@ -25,7 +25,8 @@ use tpm::crypto::HashAlg;
 use crate::eventlog::{event_type, Event, EventLog};
 use crate::failure::{hex, Failure};
 use crate::ima::IMA_PCR;
-use crate::pcrs::hex_decode;
+use crate::memo::Memo;
+use crate::pcrs::{hex_decode, hex_matches};
 use crate::runtime_policy::RuntimePolicy;
 
 /// A node's attestation policy.
@@ -76,6 +77,11 @@ pub struct MeasuredBootPolicy {
     /// PCRs (in `bank`) the quote must cover and the log must replay to.
     #[serde(default)]
     pub replay_pcrs: Vec<u32>,
+    /// [`Self::fingerprint`], derived once: every round compares it (twice)
+    /// with the one the boot log passed under, and deriving it serializes
+    /// and hashes the whole policy.
+    #[serde(skip)]
+    fingerprint: Memo<String>,
 }
 
 impl Default for MeasuredBootPolicy {
@@ -88,6 +94,7 @@ impl Default for MeasuredBootPolicy {
             initrd_digests: None,
             secure_boot: None,
             replay_pcrs: Vec::new(),
+            fingerprint: Memo::default(),
         }
     }
 }
@@ -190,18 +197,20 @@ fn secure_boot_value(e: &Event) -> Option<bool> {
 }
 
 fn allowed(list: &[String], value: &[u8]) -> bool {
-    list.iter()
-        .any(|a| hex_decode(a).is_some_and(|a| a.as_slice() == value))
+    list.iter().any(|a| hex_matches(a, value))
 }
 
 impl MeasuredBootPolicy {
     /// The bank of the digests.
     /// SHA-256 (hex) of the policy's canonical JSON: identifies the exact
     /// rules a boot log was checked against.
-    pub fn fingerprint(&self) -> String {
-        use sha2::Digest as _;
-        let json = serde_json::to_vec(self).unwrap_or_default();
-        hex::encode(sha2::Sha256::digest(&json))
+    /// (Derived once per value; edit a clone, not a policy in use.)
+    pub fn fingerprint(&self) -> &str {
+        self.fingerprint.get_or_init(|| {
+            use sha2::Digest as _;
+            let json = serde_json::to_vec(self).unwrap_or_default();
+            hex::encode(sha2::Sha256::digest(&json))
+        })
     }
 
     pub fn hash(&self) -> Result<HashAlg, Failure> {
@@ -244,6 +253,7 @@ impl MeasuredBootPolicy {
             initrd_digests: (!f.initrd_digests.is_empty()).then(|| hexes(&f.initrd_digests)),
             secure_boot: f.secure_boot,
             replay_pcrs: replay,
+            fingerprint: Memo::default(),
         }
     }
 
