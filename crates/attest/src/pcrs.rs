@@ -141,18 +141,23 @@ impl PcrValues {
         }
     }
 
-    /// Keeps only the PCRs `selection` covers (what a quote proves).
-    pub fn restricted_to(&self, selection: &PcrSelectionList) -> PcrValues {
-        let mut out = PcrValues::new();
-        for s in &selection.0 {
-            for i in s.indices() {
-                let index = u32::try_from(i).unwrap_or(u32::MAX);
-                if let Some(v) = self.get(s.hash, index) {
-                    out.set(s.hash, index, v.to_vec());
+    /// Keeps only the PCRs `selection` covers (what a quote proves), in
+    /// place: the values are not copied (this runs every round).
+    pub fn restricted_to(mut self, selection: &PcrSelectionList) -> PcrValues {
+        for (bank, values) in &mut self.banks {
+            for (i, v) in values.iter_mut().enumerate() {
+                let covered = selection
+                    .0
+                    .iter()
+                    .any(|s| s.hash == *bank && s.is_selected(i));
+                if !covered {
+                    *v = None;
                 }
             }
         }
-        out
+        self.banks
+            .retain(|(_, values)| values.iter().any(Option::is_some));
+        self
     }
 }
 
@@ -235,6 +240,23 @@ fn hex_pairs(s: &str) -> Option<impl Iterator<Item = Option<u8>> + '_> {
 mod tests {
     use super::*;
     use tpm::types::PcrSelection;
+
+    /// Only what the quote covers is kept: a reported value outside the
+    /// selection must not stand in for a quoted one.
+    #[test]
+    fn restriction_drops_what_the_selection_does_not_cover() {
+        let mut v = PcrValues::new();
+        v.set(HashAlg::Sha256, 0, vec![1; 32]);
+        v.set(HashAlg::Sha256, 7, vec![7; 32]);
+        v.set(HashAlg::Sha1, 0, vec![2; 20]);
+        let sel = PcrSelectionList(vec![PcrSelection::with(HashAlg::Sha256, &[7, 10])]);
+        let r = v.restricted_to(&sel);
+        assert_eq!(r.get(HashAlg::Sha256, 7), Some(&[7u8; 32][..]));
+        assert_eq!(r.get(HashAlg::Sha256, 0), None);
+        assert_eq!(r.get(HashAlg::Sha256, 10), None);
+        assert_eq!(r.get(HashAlg::Sha1, 0), None);
+        assert_eq!(r.banks().collect::<Vec<_>>(), vec![HashAlg::Sha256]);
+    }
 
     #[test]
     fn hex_matches_agrees_with_decoding() {
