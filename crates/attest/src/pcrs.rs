@@ -241,14 +241,20 @@ mod tests {
     use super::*;
     use tpm::types::PcrSelection;
 
-    /// Only what the quote covers is kept: a reported value outside the
-    /// selection must not stand in for a quoted one.
-    #[test]
-    fn restriction_drops_what_the_selection_does_not_cover() {
+    /// SHA-256 PCRs 0 and 7, SHA-1 PCR 0.
+    fn two_banks() -> PcrValues {
         let mut v = PcrValues::new();
         v.set(HashAlg::Sha256, 0, vec![1; 32]);
         v.set(HashAlg::Sha256, 7, vec![7; 32]);
         v.set(HashAlg::Sha1, 0, vec![2; 20]);
+        v
+    }
+
+    /// Only what the quote covers is kept: a reported value outside the
+    /// selection must not stand in for a quoted one.
+    #[test]
+    fn restriction_drops_what_the_selection_does_not_cover() {
+        let v = two_banks();
         let sel = PcrSelectionList(vec![PcrSelection::with(HashAlg::Sha256, &[7, 10])]);
         let r = v.restricted_to(&sel);
         assert_eq!(r.get(HashAlg::Sha256, 7), Some(&[7u8; 32][..]));
@@ -298,10 +304,7 @@ mod tests {
 
     #[test]
     fn digest_follows_selection_order() {
-        let mut v = PcrValues::new();
-        v.set(HashAlg::Sha256, 0, vec![1; 32]);
-        v.set(HashAlg::Sha256, 7, vec![7; 32]);
-        v.set(HashAlg::Sha1, 0, vec![2; 20]);
+        let v = two_banks();
         let sel = PcrSelectionList(vec![
             PcrSelection::with(HashAlg::Sha1, &[0]),
             PcrSelection::with(HashAlg::Sha256, &[7, 0]),
