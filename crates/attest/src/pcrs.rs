@@ -146,11 +146,8 @@ impl PcrValues {
     pub fn restricted_to(mut self, selection: &PcrSelectionList) -> PcrValues {
         for (bank, values) in &mut self.banks {
             for (i, v) in values.iter_mut().enumerate() {
-                let covered = selection
-                    .0
-                    .iter()
-                    .any(|s| s.hash == *bank && s.is_selected(i));
-                if !covered {
+                let index = u32::try_from(i).unwrap_or(u32::MAX);
+                if !is_selected(selection, *bank, index) {
                     *v = None;
                 }
             }

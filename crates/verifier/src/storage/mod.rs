@@ -441,7 +441,7 @@ impl Store {
         )
         .bind(id)
         .bind(now)
-        .bind(now / schema::SEEN_BUCKET_MS)
+        .bind(schema::seen_bucket(now))
         .execute(&self.pool)
         .await?;
         Ok(())
@@ -557,7 +557,7 @@ impl Store {
             .bind(cutoff)
             .bind(now)
             .bind(limit)
-            .bind(cutoff.div_euclid(schema::SEEN_BUCKET_MS))
+            .bind(schema::seen_bucket(cutoff))
             .fetch_all(&self.pool)
             .await?;
         rows.iter()

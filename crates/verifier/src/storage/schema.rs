@@ -34,6 +34,13 @@ pub const MIGRATIONS: &[(i64, &str)] = &[
 /// by bucket through the index and checks `last_seen` on the few rows left.
 pub const SEEN_BUCKET_MS: i64 = 30_000;
 
+/// The `seen_bucket` of a time (ms since the epoch), as the SQL that keeps
+/// the column computes it (`last_seen / SEEN_BUCKET_MS`; times are not
+/// negative, where integer division and flooring agree).
+pub fn seen_bucket(ms: i64) -> i64 {
+    ms.div_euclid(SEEN_BUCKET_MS)
+}
+
 /// The sweep index on `seen_bucket` instead of `last_seen` (see
 /// [`SEEN_BUCKET_MS`]; the literal 30000 below is that constant, and a
 /// released migration never changes).

@@ -359,6 +359,25 @@ pub fn operator_client(data_dir: &Path, url: &str) -> ApiClient {
     .unwrap()
 }
 
+/// A test verifier's settings: a free loopback port, hardware `anchors`,
+/// no status file.
+pub fn verifier_config(
+    data_dir: &Path,
+    db_url: Option<String>,
+    anchors: Vec<PathBuf>,
+    interval: Duration,
+    replica: &str,
+) -> verifier::VerifierConfig {
+    let mut cfg = verifier::VerifierConfig::new(data_dir);
+    cfg.listen = "127.0.0.1:0".parse().unwrap();
+    cfg.db_url = db_url;
+    cfg.trust_anchors = anchors;
+    cfg.interval = interval;
+    cfg.replica_id = Some(replica.into());
+    cfg.write_status_file = false;
+    cfg
+}
+
 /// Starts a verifier on a free loopback port.
 pub async fn start_verifier(
     data_dir: &Path,
@@ -367,14 +386,11 @@ pub async fn start_verifier(
     interval: Duration,
     replica: &str,
 ) -> verifier::Running {
-    let mut cfg = verifier::VerifierConfig::new(data_dir);
-    cfg.listen = "127.0.0.1:0".parse().unwrap();
-    cfg.db_url = db_url;
-    cfg.trust_anchors = anchors;
-    cfg.interval = interval;
-    cfg.replica_id = Some(replica.into());
-    cfg.write_status_file = false;
-    verifier::start(cfg).await.unwrap()
+    verifier::start(verifier_config(
+        data_dir, db_url, anchors, interval, replica,
+    ))
+    .await
+    .unwrap()
 }
 
 /// The HTTP status of an API error.

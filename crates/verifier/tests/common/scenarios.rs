@@ -477,14 +477,14 @@ pub async fn software_root(db_url: Option<String>) {
     let hw_ca = EkCa::new(data, "vendor-ca");
     let sw_ca = EkCa::new(data, "swtpm-localca");
     let vtpm_ca = EkCa::new(data, "sw-host-vtpm-ca");
-    let mut cfg = verifier::VerifierConfig::new(data);
-    cfg.listen = "127.0.0.1:0".parse().unwrap();
-    cfg.db_url = db_url;
-    cfg.trust_anchors = vec![hw_ca.pem_path.clone()];
+    let mut cfg = verifier_config(
+        data,
+        db_url,
+        vec![hw_ca.pem_path.clone()],
+        Duration::from_secs(30),
+        "r1",
+    );
     cfg.software_trust_anchors = vec![sw_ca.pem_path.clone()];
-    cfg.interval = Duration::from_secs(30);
-    cfg.replica_id = Some("r1".into());
-    cfg.write_status_file = false;
     let v = verifier::start(cfg).await.unwrap();
     let op = operator_client(data, &v.url);
 
