@@ -2,11 +2,17 @@
 //! file only parses the command line and dispatches; each subcommand lives
 //! in `commands/`.
 
+mod allocator;
 mod commands;
 mod logging;
 mod signals;
 
 use clap::{Parser, Subcommand};
+
+/// mimalloc for the verifier and the agent, glibc's malloc for vtpmd and
+/// the rest (why: `allocator.rs`).
+#[global_allocator]
+static ALLOCATOR: allocator::ProcessAllocator = allocator::ProcessAllocator;
 
 /// trustcloud: virtual TPMs rooted in their host, and remote attestation.
 #[derive(Parser, Debug)]
@@ -46,6 +52,7 @@ enum Command {
 fn main() {
     let cli = Cli::parse();
     logging::init(cli.verbose);
+    tracing::debug!(allocator = allocator::name(), "process allocator");
     let result = match cli.command {
         Command::Tpm(args) => commands::run_tpm(args),
         Command::Vtpmd(args) => commands::vtpmd::run(args),
