@@ -35,6 +35,12 @@
 #[path = "../tests/common/mod.rs"]
 mod common;
 
+/// The simulated agents and the pure appraisal allocate as the
+/// `trustcloud agent` and `trustcloud verifier` processes do (mimalloc:
+/// crates/cli/src/allocator.rs).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
