@@ -187,27 +187,28 @@ async fn write_loop(pool: AnyPool, sql: Arc<Vec<String>>, mut rx: mpsc::Unbounde
 /// `exec`: the ids whose rows applied.
 async fn update_rounds<'c, 'r, E>(
     exec: E,
-    sql: &str,
+    sql: &'r str,
     rounds: impl IntoIterator<Item = &'r QueuedRound>,
 ) -> Result<HashSet<String>>
 where
     E: sqlx::Executor<'c, Database = sqlx::Any>,
 {
+    // Borrowed, not cloned: the rounds outlive the statement.
     let mut q = sqlx::query(sql);
     for r in rounds {
         q = q
-            .bind(r.id.clone())
+            .bind(r.id.as_str())
             .bind(r.rev)
-            .bind(r.history.clone())
+            .bind(r.history.as_deref())
             .bind(r.ima_offset)
             .bind(r.now)
-            .bind(r.trust_vector.clone())
+            .bind(r.trust_vector.as_deref())
             .bind(r.state)
-            .bind(r.reasons.clone())
+            .bind(r.reasons.as_str())
             .bind(r.appraisal_state)
-            .bind(r.appraisal_reasons.clone())
-            .bind(r.manual_reason.clone())
-            .bind(r.nonce.clone())
+            .bind(r.appraisal_reasons.as_str())
+            .bind(r.manual_reason.as_deref())
+            .bind(r.nonce.as_deref())
             .bind(r.nonce_expires);
     }
     let rows = q.fetch_all(exec).await?;
