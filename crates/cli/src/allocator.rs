@@ -85,6 +85,16 @@ fn wants_mimalloc<'a>(mut args: impl Iterator<Item = &'a [u8]>, forced: Option<&
         .is_some_and(|cmd| MIMALLOC_COMMANDS.contains(&cmd))
 }
 
+/// The value of `TRUSTCLOUD_ALLOCATOR` when it names no allocator (and so
+/// was ignored), for a warning once logging is up.
+pub fn ignored_override() -> Option<String> {
+    let value = std::env::var_os("TRUSTCLOUD_ALLOCATOR")?;
+    match value.as_encoded_bytes() {
+        b"mimalloc" | b"glibc" | b"system" => None,
+        other => Some(String::from_utf8_lossy(other).into_owned()),
+    }
+}
+
 /// The allocator this process chose (for its start-up log line).
 pub fn name() -> &'static str {
     if MIMALLOC.load(Ordering::Relaxed) {

@@ -16,7 +16,12 @@ static ALLOCATOR: allocator::ProcessAllocator = allocator::ProcessAllocator;
 
 /// trustcloud: virtual TPMs rooted in their host, and remote attestation.
 #[derive(Parser, Debug)]
-#[command(name = "trustcloud", version, propagate_version = true)]
+#[command(
+    name = "trustcloud",
+    version,
+    propagate_version = true,
+    after_help = "Environment:\n  RUST_LOG              log filter, e.g. RUST_LOG=vtpm=trace (overrides -v)\n  TRUSTCLOUD_ALLOCATOR  glibc or mimalloc: the process's memory allocator (default: mimalloc for\n                        `verifier` and `agent`, glibc's malloc for everything else)"
+)]
 struct Cli {
     /// More log output on stderr: -v for debug, -vv for trace. RUST_LOG
     /// (e.g. RUST_LOG=vtpm=trace) overrides it.
@@ -53,6 +58,11 @@ fn main() {
     let cli = Cli::parse();
     logging::init(cli.verbose);
     tracing::debug!(allocator = allocator::name(), "process allocator");
+    if let Some(value) = allocator::ignored_override() {
+        tracing::warn!(
+            "TRUSTCLOUD_ALLOCATOR={value:?} names no allocator (glibc or mimalloc): ignored"
+        );
+    }
     let result = match cli.command {
         Command::Tpm(args) => commands::run_tpm(args),
         Command::Vtpmd(args) => commands::vtpmd::run(args),
