@@ -106,7 +106,10 @@ pub fn name() -> &'static str {
 
 /// Runs from `.init_array` before `main` and before Rust's runtime
 /// allocates anything. glibc passes argc, argv and envp to these
-/// constructors; with anything else (a null argv) the default stays.
+/// constructors (other C libraries need not, hence the `cfg`: elsewhere
+/// every process keeps the system allocator); with a null argv the
+/// default stays.
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
 extern "C" fn choose_at_load(argc: c_int, argv: *const *const c_char, envp: *const *const c_char) {
     // SAFETY: glibc hands constructors the process's argv (argc entries)
     // and envp (null-terminated), valid NUL-terminated strings that live
@@ -137,8 +140,11 @@ extern "C" fn choose_at_load(argc: c_int, argv: *const *const c_char, envp: *con
     MIMALLOC.store(wants_mimalloc(words, forced), Ordering::Relaxed);
 }
 
-/// Priority 101, the first one free for programs (0–100 belong to the C
-/// runtime), so this runs before any other constructor of the binary.
+/// Priority 101, the first one free for programs (0–100 belong to the
+/// implementation; Rust's own argv hook at 99 only stores two pointers),
+/// so this runs before every constructor of the crates linked in, which
+/// might allocate.
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
 #[used]
 #[unsafe(link_section = ".init_array.00101")]
 static CHOOSE_AT_LOAD: extern "C" fn(c_int, *const *const c_char, *const *const c_char) =
@@ -182,6 +188,7 @@ mod tests {
         assert!(choice(&["verifier"], Some("jemalloc")));
     }
 
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
     #[test]
     fn the_constructor_read_this_process_command_line() {
         // The constructor ran before this test, on this test binary's own

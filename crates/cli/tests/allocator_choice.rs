@@ -2,7 +2,9 @@
 //! (crates/cli/src/allocator.rs): mimalloc for the verifier and the agent,
 //! glibc's malloc for vtpmd and the rest (vtpmd's thread per connection
 //! would cost ~1 MiB per loaded vTPM under mimalloc). Each run fails fast
-//! on a bad path after logging its choice at debug level.
+//! on a bad path after logging its choice at debug level. (The choice is
+//! made on glibc targets only.)
+#![cfg(all(target_os = "linux", target_env = "gnu"))]
 
 use std::process::Command;
 
