@@ -227,6 +227,11 @@ impl Store {
                     conn.execute("PRAGMA busy_timeout = 10000").await?;
                     conn.execute("PRAGMA journal_mode = WAL").await?;
                     conn.execute("PRAGMA synchronous = NORMAL").await?;
+                    // 32 MiB of page cache instead of SQLite's 2 MiB: at
+                    // 5,000 agents (~10 MB of rows) every round's row was
+                    // read from the OS again; the SQLite thread's CPU
+                    // fell by ~6 % (BENCHMARKS.md "Issue 5", run K).
+                    conn.execute("PRAGMA cache_size = -32768").await?;
                     Ok(())
                 })
             });
