@@ -201,7 +201,6 @@ fn allowed(list: &[String], value: &[u8]) -> bool {
 }
 
 impl MeasuredBootPolicy {
-    /// The bank of the digests.
     /// SHA-256 (hex) of the policy's canonical JSON: identifies the exact
     /// rules a boot log was checked against.
     /// (Derived once per value; edit a clone, not a policy in use.)
@@ -213,6 +212,7 @@ impl MeasuredBootPolicy {
         })
     }
 
+    /// The bank of the digests.
     pub fn hash(&self) -> Result<HashAlg, Failure> {
         HashAlg::from_name(&self.bank).ok_or_else(|| {
             Failure::PolicyInvalid(format!("measured-boot bank {:?} is unknown", self.bank))

@@ -71,13 +71,21 @@ unsafe impl GlobalAlloc for ProcessAllocator {
     }
 }
 
+/// What a `TRUSTCLOUD_ALLOCATOR` value asks for: whether mimalloc, or
+/// `None` when it names no allocator (then the command decides).
+fn override_wants_mimalloc(value: &[u8]) -> Option<bool> {
+    match value {
+        b"mimalloc" => Some(true),
+        b"glibc" | b"system" => Some(false),
+        _ => None,
+    }
+}
+
 /// Which allocator a process with these arguments (without the program
 /// name) and this `TRUSTCLOUD_ALLOCATOR` value uses.
 fn wants_mimalloc<'a>(mut args: impl Iterator<Item = &'a [u8]>, forced: Option<&[u8]>) -> bool {
-    match forced {
-        Some(b"mimalloc") => return true,
-        Some(b"glibc") | Some(b"system") => return false,
-        _ => {}
+    if let Some(choice) = forced.and_then(override_wants_mimalloc) {
+        return choice;
     }
     // The only options before the subcommand are flags without a value
     // (`-v`, `--verbose`), so the first word that is not one names it.
@@ -89,10 +97,10 @@ fn wants_mimalloc<'a>(mut args: impl Iterator<Item = &'a [u8]>, forced: Option<&
 /// was ignored), for a warning once logging is up.
 pub fn ignored_override() -> Option<String> {
     let value = std::env::var_os("TRUSTCLOUD_ALLOCATOR")?;
-    match value.as_encoded_bytes() {
-        b"mimalloc" | b"glibc" | b"system" => None,
-        other => Some(String::from_utf8_lossy(other).into_owned()),
-    }
+    let bytes = value.as_encoded_bytes();
+    override_wants_mimalloc(bytes)
+        .is_none()
+        .then(|| String::from_utf8_lossy(bytes).into_owned())
 }
 
 /// The allocator this process chose (for its start-up log line).
