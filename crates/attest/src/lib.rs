@@ -17,6 +17,7 @@
 pub mod appraise;
 pub mod credential;
 pub mod ear;
+pub mod ecdsa_p256;
 pub mod ekcert;
 pub mod eventlog;
 mod failure;

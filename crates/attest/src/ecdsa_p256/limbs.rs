@@ -1,0 +1,99 @@
+//! 256-bit unsigned integers as four u64 limbs, least significant first:
+//! the parsing and the few operations on plain integers that the field
+//! and scalar code need.
+
+pub(super) type Limbs = [u64; 4];
+
+/// A big-endian integer of any length (leading zeros allowed, as TPMs
+/// send ECDSA r and s) as limbs; `None` when it does not fit in 256 bits.
+pub(super) fn from_be(bytes: &[u8]) -> Option<Limbs> {
+    let skip = bytes.iter().take_while(|&&b| b == 0).count();
+    let digits = bytes.get(skip..)?;
+    if digits.len() > 32 {
+        return None;
+    }
+    let mut out = [0u64; 4];
+    for (i, &b) in digits.iter().rev().enumerate() {
+        let limb = out.get_mut(i / 8)?;
+        *limb |= u64::from(b) << (8 * (i % 8));
+    }
+    Some(out)
+}
+
+/// a < b.
+pub(super) fn lt(a: &Limbs, b: &Limbs) -> bool {
+    for (x, y) in a.iter().rev().zip(b.iter().rev()) {
+        if x != y {
+            return x < y;
+        }
+    }
+    false
+}
+
+/// Bit `i` (0 = least significant); false beyond 255.
+#[inline]
+pub(super) fn bit(a: &Limbs, i: usize) -> bool {
+    a.get(i / 64).is_some_and(|l| (l >> (i % 64)) & 1 == 1)
+}
+
+/// a + b and the carry out of bit 255.
+pub(super) fn add(a: &Limbs, b: &Limbs) -> (Limbs, bool) {
+    let mut out = [0u64; 4];
+    let mut carry = false;
+    for ((o, x), y) in out.iter_mut().zip(a).zip(b) {
+        let (s1, c1) = x.overflowing_add(*y);
+        let (s2, c2) = s1.overflowing_add(u64::from(carry));
+        *o = s2;
+        carry = c1 || c2;
+    }
+    (out, carry)
+}
+
+/// a − b and whether it borrowed (a < b).
+pub(super) fn sub(a: &Limbs, b: &Limbs) -> (Limbs, bool) {
+    let mut out = [0u64; 4];
+    let mut borrow = false;
+    for ((o, x), y) in out.iter_mut().zip(a).zip(b) {
+        let (d1, b1) = x.overflowing_sub(*y);
+        let (d2, b2) = d1.overflowing_sub(u64::from(borrow));
+        *o = d2;
+        borrow = b1 || b2;
+    }
+    (out, borrow)
+}
+
+/// (a + top·2²⁵⁶) / 2, rounding down.
+pub(super) fn half(a: &Limbs, top: bool) -> Limbs {
+    [
+        (a[0] >> 1) | (a[1] << 63),
+        (a[1] >> 1) | (a[2] << 63),
+        (a[2] >> 1) | (a[3] << 63),
+        (a[3] >> 1) | (u64::from(top) << 63),
+    ]
+}
+
+pub(super) fn is_zero(a: &Limbs) -> bool {
+    a.iter().all(|&l| l == 0)
+}
+
+/// a + b·c + carry as (low, high): never overflows 128 bits.
+#[inline(always)]
+pub(super) fn mac(a: u64, b: u64, c: u64, carry: u64) -> (u64, u64) {
+    let t = u128::from(a) + u128::from(b) * u128::from(c) + u128::from(carry);
+    (t as u64, (t >> 64) as u64)
+}
+
+/// a + b + carry as (sum, carry out).
+#[inline(always)]
+pub(super) fn adc(a: u64, b: u64, carry: u64) -> (u64, u64) {
+    let t = u128::from(a) + u128::from(b) + u128::from(carry);
+    (t as u64, (t >> 64) as u64)
+}
+
+/// a − b − borrow, where borrow is 0 or all ones (the previous limb's
+/// borrow out); the borrow out is again 0 or all ones.
+#[inline(always)]
+pub(super) fn sbb(a: u64, b: u64, borrow: u64) -> (u64, u64) {
+    let t = u128::from(a).wrapping_sub(u128::from(b) + u128::from(borrow >> 63));
+    (t as u64, (t >> 64) as u64)
+}
