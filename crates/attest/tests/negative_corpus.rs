@@ -236,6 +236,35 @@ fn forged_signature_is_rejected() {
     ));
 }
 
+/// A P-256 AK's first quote is checked with ring, later ones with the
+/// AK's comb table (`attest::ecdsa_p256`): every round must accept the
+/// honest quote and refuse the same quote with one bit of r or s flipped,
+/// whichever path checks it.
+#[test]
+fn p256_ak_verifies_alike_on_first_and_later_quotes() {
+    let (mut sim, log) = node(5);
+    let p = policy(&log);
+    let ak = AkVerifier::new(&sim.ak).unwrap();
+    for round in 0..4 {
+        let nonce = format!("round-{round}");
+        let good = first(&mut sim, nonce.as_bytes());
+        // TPMT_SIGNATURE: sigAlg, hash, then r and s as TPM2B; flip a bit
+        // near the end of s, then one just after r's size field.
+        for at in [good.signature.len() - 3, 6] {
+            let mut forged = good.clone();
+            forged.signature[at] ^= 0x10;
+            let a = run(&ak, nonce.as_bytes(), None, &forged, &p);
+            assert_eq!(
+                only(&a),
+                &Failure::SignatureInvalid,
+                "round {round}, byte {at}"
+            );
+        }
+        let a = run(&ak, nonce.as_bytes(), None, &good, &p);
+        assert!(a.passed, "round {round}: {:?}", a.reasons());
+    }
+}
+
 #[test]
 fn quote_by_another_ak_is_rejected() {
     let (mut sim, log) = node(4);
