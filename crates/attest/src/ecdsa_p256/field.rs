@@ -185,43 +185,26 @@ impl Fe {
 /// it), then one conditional subtraction (the sum is below 2p).
 #[inline(always)]
 fn reduce(t: [u64; 8]) -> Limbs {
-    let [r0, r1, r2, r3, r4, r5, r6, r7] = t;
-    // Round i adds m·2⁹⁶ (limbs i+1, i+2) and m·P[3]·2¹⁹² (limbs i+3,
-    // i+4): r_i + m·(2⁶⁴ − 1) + m·(2³² − 1)·2⁶⁴ = m·2⁹⁶ with r_i = m.
-    let (r1, c) = adc(r1, r0 << 32, 0);
-    let (r2, c) = adc(r2, r0 >> 32, c);
-    let (lo, hi) = mac(0, r0, P[3], 0);
-    let (r3, c) = adc(r3, lo, c);
-    let (r4, c) = adc(r4, hi, c);
-    let (r5, c) = adc(r5, 0, c);
-    let (r6, c) = adc(r6, 0, c);
-    let (r7, top) = adc(r7, 0, c);
-
-    let (r2, c) = adc(r2, r1 << 32, 0);
-    let (r3, c) = adc(r3, r1 >> 32, c);
-    let (lo, hi) = mac(0, r1, P[3], 0);
-    let (r4, c) = adc(r4, lo, c);
-    let (r5, c) = adc(r5, hi, c);
-    let (r6, c) = adc(r6, 0, c);
-    let (r7, c) = adc(r7, 0, c);
-    let top = top + c;
-
-    let (r3, c) = adc(r3, r2 << 32, 0);
-    let (r4, c) = adc(r4, r2 >> 32, c);
-    let (lo, hi) = mac(0, r2, P[3], 0);
-    let (r5, c) = adc(r5, lo, c);
-    let (r6, c) = adc(r6, hi, c);
-    let (r7, c) = adc(r7, 0, c);
-    let top = top + c;
-
-    let (r4, c) = adc(r4, r3 << 32, 0);
-    let (r5, c) = adc(r5, r3 >> 32, c);
-    let (lo, hi) = mac(0, r3, P[3], 0);
-    let (r6, c) = adc(r6, lo, c);
-    let (r7, c) = adc(r7, hi, c);
-    let top = top + c;
-
-    subtract_p_if_needed([r4, r5, r6, r7], top)
+    let mut r = t;
+    let mut top = 0;
+    for i in 0..4 {
+        // Round i adds m·2⁹⁶ (limbs i+1, i+2) and m·P[3]·2¹⁹² (limbs i+3,
+        // i+4), carrying up to limb 7 and into `top`: r_i + m·(2⁶⁴ − 1) +
+        // m·(2³² − 1)·2⁶⁴ = m·2⁹⁶ with m = r_i. Constant bounds: the
+        // compiler unrolls it into straight-line code.
+        let m = r[i];
+        let (lo, hi) = mac(0, m, P[3], 0);
+        let mut c;
+        (r[i + 1], c) = adc(r[i + 1], m << 32, 0);
+        (r[i + 2], c) = adc(r[i + 2], m >> 32, c);
+        (r[i + 3], c) = adc(r[i + 3], lo, c);
+        (r[i + 4], c) = adc(r[i + 4], hi, c);
+        for limb in r.iter_mut().skip(i + 5) {
+            (*limb, c) = adc(*limb, 0, c);
+        }
+        top += c;
+    }
+    subtract_p_if_needed([r[4], r[5], r[6], r[7]], top)
 }
 
 /// v + top·2²⁵⁶ reduced into [0, p), given it is below 2p.

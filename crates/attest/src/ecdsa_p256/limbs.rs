@@ -39,27 +39,21 @@ pub(super) fn bit(a: &Limbs, i: usize) -> bool {
 /// a + b and the carry out of bit 255.
 pub(super) fn add(a: &Limbs, b: &Limbs) -> (Limbs, bool) {
     let mut out = [0u64; 4];
-    let mut carry = false;
+    let mut carry = 0;
     for ((o, x), y) in out.iter_mut().zip(a).zip(b) {
-        let (s1, c1) = x.overflowing_add(*y);
-        let (s2, c2) = s1.overflowing_add(u64::from(carry));
-        *o = s2;
-        carry = c1 || c2;
+        (*o, carry) = adc(*x, *y, carry);
     }
-    (out, carry)
+    (out, carry != 0)
 }
 
 /// a − b and whether it borrowed (a < b).
 pub(super) fn sub(a: &Limbs, b: &Limbs) -> (Limbs, bool) {
     let mut out = [0u64; 4];
-    let mut borrow = false;
+    let mut borrow = 0;
     for ((o, x), y) in out.iter_mut().zip(a).zip(b) {
-        let (d1, b1) = x.overflowing_sub(*y);
-        let (d2, b2) = d1.overflowing_sub(u64::from(borrow));
-        *o = d2;
-        borrow = b1 || b2;
+        (*o, borrow) = sbb(*x, *y, borrow);
     }
-    (out, borrow)
+    (out, borrow != 0)
 }
 
 /// (a + top·2²⁵⁶) / 2, rounding down.
