@@ -123,6 +123,9 @@ impl Fe {
         Fe(reduce([t0, t1, t2, t3, t4, t5, t6, t7]))
     }
 
+    // `add`, `sub` and `subtract_p_if_needed` spell out the limbs that
+    // `limbs::add`/`limbs::sub` loop over: written through those loops
+    // and a selecting `map`, a verification took 47–50 µs instead of 38.
     #[inline]
     pub(super) fn add(&self, b: &Fe) -> Fe {
         let ([a0, a1, a2, a3], [b0, b1, b2, b3]) = (self.0, b.0);
