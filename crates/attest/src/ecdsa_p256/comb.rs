@@ -10,8 +10,8 @@
 //! table with more teeth has a shorter spacing and joins the shared
 //! doubling chain late, with half the additions.
 
-use super::limbs::{self, Limbs};
 use super::point::{normalize_all, Affine, Jacobian};
+use tpm::crypto::p256::limbs::{self, Limbs};
 
 /// The multiples of one point a comb reads; entry i − 1 is the point
 /// for column pattern i.

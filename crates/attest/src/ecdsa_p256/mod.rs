@@ -7,20 +7,21 @@
 //! comb table of Q's multiples (4 KiB per key, built once) and a larger
 //! one of G's, and computes u₁·G + u₂·Q with 42 shared doublings and ≤ 65
 //! mixed additions. Public inputs only, so variable time is fine. The
-//! field arithmetic is ours, tested against fiat-crypto's (machine-checked)
-//! as the oracle; the scalar products are fiat-crypto's; the signatures
+//! field arithmetic is ours (`tpm::crypto::p256`, tested there against
+//! fiat-crypto's machine-checked code as the oracle); the scalar products are fiat-crypto's; the signatures
 //! are tested against ring and RustCrypto (unit tests, proptests, and the
 //! `ecdsa_p256` fuzz target).
 
 mod comb;
-mod field;
-mod limbs;
 mod point;
 mod scalar;
 #[cfg(test)]
 mod tests;
 
 use std::sync::OnceLock;
+
+// The field and integer code is shared with the engine's signing.
+use tpm::crypto::p256::{curve, field, limbs};
 
 use comb::CombTable;
 use field::{Fe, P};
@@ -49,7 +50,7 @@ fn generator_table() -> Option<&'static CombTable> {
     static TABLE: OnceLock<Option<CombTable>> = OnceLock::new();
     TABLE
         .get_or_init(|| {
-            let g = Affine::new(point::GX, point::GY)?;
+            let g = Affine::new(curve::GX, curve::GY)?;
             CombTable::new(&g, GENERATOR_TEETH)
         })
         .as_ref()

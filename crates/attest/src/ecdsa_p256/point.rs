@@ -4,30 +4,9 @@
 //! (a signature is attacker-chosen, so sums that hit P + P, P + (−P) or
 //! the point at infinity must come out right, not just be unlikely).
 
-use super::field::Fe;
-use super::limbs::Limbs;
-
-/// The curve coefficient b.
-const B: Limbs = [
-    0x3bce_3c3e_27d2_604b,
-    0x651d_06b0_cc53_b0f6,
-    0xb3eb_bd55_7698_86bc,
-    0x5ac6_35d8_aa3a_93e7,
-];
-
-/// The base point G's x and y.
-pub(super) const GX: Limbs = [
-    0xf4a1_3945_d898_c296,
-    0x7703_7d81_2deb_33a0,
-    0xf8bc_e6e5_63a4_40f2,
-    0x6b17_d1f2_e12c_4247,
-];
-pub(super) const GY: Limbs = [
-    0xcbb6_4068_37bf_51f5,
-    0x2bce_3357_6b31_5ece,
-    0x8ee7_eb4a_7c0f_9e16,
-    0x4fe3_42e2_fe1a_7f9b,
-];
+use tpm::crypto::p256::curve::B;
+use tpm::crypto::p256::field::Fe;
+use tpm::crypto::p256::limbs::Limbs;
 
 /// A finite point (the point at infinity has no affine form).
 #[derive(Clone, Copy)]

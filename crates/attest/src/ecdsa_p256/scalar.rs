@@ -6,17 +6,9 @@ use f::fiat_p256_scalar_montgomery_domain_field_element as Mont;
 use f::fiat_p256_scalar_non_montgomery_domain_field_element as Plain;
 use fiat_crypto::p256_scalar_64 as f;
 
-use super::limbs::{self, Limbs};
+use tpm::crypto::p256::limbs::{self, Limbs};
 
-/// n, least significant limb first.
-pub(super) const N: Limbs = [
-    0xf3b9_cac2_fc63_2551,
-    0xbce6_faad_a717_9e84,
-    0xffff_ffff_ffff_ffff,
-    0xffff_ffff_0000_0000,
-];
-
-const ONE: Limbs = [1, 0, 0, 0];
+pub(super) use tpm::crypto::p256::curve::N;
 
 /// r or s of a signature: `None` unless 1 ≤ value ≤ n − 1 (FIPS 186-5
 /// §6.4.2 step 2).
@@ -47,62 +39,9 @@ pub(super) fn mul(a: &Limbs, b: &Limbs) -> Limbs {
     out.0
 }
 
-/// a⁻¹ mod n for 1 ≤ a < n by the binary extended Euclidean algorithm
-/// (variable time: s is public). Invariants: x₁·a ≡ u and x₂·a ≡ v
-/// (mod n). Each pass of the outer loop removes at least one bit from
-/// u or v, so 512 passes bound it; `None` only if that bound were hit,
-/// which a prime n rules out.
+/// a⁻¹ mod n for 1 ≤ a < n: variable time is fine, s is public. Bernstein–
+/// Yang safegcd in the engine's P-256 code (~1.6 µs; the binary extended
+/// GCD it replaced took ~13 µs, 4 % of the verifier's time).
 pub(super) fn invert(a: &Limbs) -> Option<Limbs> {
-    if limbs::is_zero(a) || !limbs::lt(a, &N) {
-        return None;
-    }
-    let (mut u, mut v) = (*a, N);
-    let (mut x1, mut x2) = (ONE, [0u64; 4]);
-    for _ in 0..=512 {
-        if u == ONE {
-            return Some(x1);
-        }
-        if v == ONE {
-            return Some(x2);
-        }
-        if limbs::is_zero(&u) || limbs::is_zero(&v) {
-            return None; // gcd(a, n) ≠ 1: impossible for prime n
-        }
-        while u[0] & 1 == 0 {
-            u = limbs::half(&u, false);
-            x1 = half_mod_n(&x1);
-        }
-        while v[0] & 1 == 0 {
-            v = limbs::half(&v, false);
-            x2 = half_mod_n(&x2);
-        }
-        if limbs::lt(&u, &v) {
-            v = limbs::sub(&v, &u).0;
-            x2 = sub_mod_n(&x2, &x1);
-        } else {
-            u = limbs::sub(&u, &v).0;
-            x1 = sub_mod_n(&x1, &x2);
-        }
-    }
-    None
-}
-
-/// x / 2 mod n: x itself when even, else x + n (even; n is odd).
-fn half_mod_n(x: &Limbs) -> Limbs {
-    if x[0] & 1 == 0 {
-        limbs::half(x, false)
-    } else {
-        let (sum, carry) = limbs::add(x, &N);
-        limbs::half(&sum, carry)
-    }
-}
-
-/// a − b mod n for a, b < n.
-fn sub_mod_n(a: &Limbs, b: &Limbs) -> Limbs {
-    let (d, borrow) = limbs::sub(a, b);
-    if borrow {
-        limbs::add(&d, &N).0
-    } else {
-        d
-    }
+    tpm::crypto::p256::scalar_inverse::invert_mod_n_vartime(a)
 }

@@ -16,9 +16,9 @@ use p256::{AffinePoint, EncodedPoint, FieldBytes, ProjectivePoint, Scalar, U256}
 use proptest::prelude::*;
 use sha2::{Digest, Sha256};
 
-use super::limbs;
 use super::scalar;
 use super::P256Verifier;
+use tpm::crypto::p256::limbs;
 
 fn ours(q: &AffinePoint) -> P256Verifier {
     let enc = q.to_encoded_point(false);
@@ -160,7 +160,7 @@ proptest! {
         let a = scalar_from(seed);
         let a_l = limbs::from_be(&bytes(&a)).unwrap();
         let inv = scalar::invert(&a_l).unwrap();
-        let inv_s = Scalar::from_repr(FieldBytes::from(to_be(&inv))).unwrap();
+        let inv_s = Scalar::from_repr(FieldBytes::from(limbs::to_be(&inv))).unwrap();
         prop_assert_eq!(a * inv_s, Scalar::ONE);
         prop_assert_eq!(scalar::mul(&a_l, &inv), [1, 0, 0, 0]);
     }
@@ -194,14 +194,6 @@ fn first_generator_column(u1: &Scalar, u2: &Scalar) -> (Scalar, Scalar) {
     (m, g)
 }
 
-fn to_be(l: &limbs::Limbs) -> [u8; 32] {
-    let mut out = [0u8; 32];
-    for (chunk, limb) in out.chunks_exact_mut(8).zip(l.iter().rev()) {
-        chunk.copy_from_slice(&limb.to_be_bytes());
-    }
-    out
-}
-
 #[test]
 fn q_equal_to_minus_g_with_e_equal_r_is_the_point_at_infinity() {
     // u₁·G + u₂·(−G) with u₁ = u₂ is infinity: ring and RustCrypto reject.
@@ -218,7 +210,7 @@ fn q_equal_to_minus_g_with_e_equal_r_is_the_point_at_infinity() {
 fn digest_of_zero_and_digests_at_or_above_n() {
     let d = scalar_from(11);
     let q = public(&d);
-    let n_bytes = to_be(&scalar::N);
+    let n_bytes = limbs::to_be(&scalar::N);
     for digest in [[0u8; 32], n_bytes, [0xff; 32]] {
         let (r, s) = sign(&d, &scalar_from(12), &digest);
         assert!(rustcrypto_verifies(&q, &digest, &r, &s));
@@ -235,7 +227,7 @@ fn x_of_r_above_the_group_order() {
     let mut x = scalar::N;
     let big_r = loop {
         let mut compressed = vec![0x02];
-        compressed.extend_from_slice(&to_be(&x));
+        compressed.extend_from_slice(&limbs::to_be(&x));
         let enc = EncodedPoint::from_bytes(&compressed).unwrap();
         if let Some(p) = Option::<AffinePoint>::from(AffinePoint::from_encoded_point(&enc)) {
             break p;
@@ -244,7 +236,7 @@ fn x_of_r_above_the_group_order() {
     };
     assert!(!bool::from(big_r.is_identity()));
     let r_l = limbs::sub(&x, &scalar::N).0;
-    let r = Scalar::from_repr(FieldBytes::from(to_be(&r_l))).unwrap();
+    let r = Scalar::from_repr(FieldBytes::from(limbs::to_be(&r_l))).unwrap();
     let (u1, u2) = (scalar_from(21), scalar_from(22));
     let u2_inv = u2.invert().unwrap();
     let q = ((ProjectivePoint::from(big_r) - ProjectivePoint::GENERATOR * u1) * u2_inv).to_affine();
@@ -269,11 +261,11 @@ fn signature_parts_out_of_range_are_rejected() {
     let mut padded = vec![0u8; 3];
     padded.extend_from_slice(&rb);
     assert!(v.verify(&digest, &padded, &sb));
-    let n = to_be(&scalar::N);
+    let n = limbs::to_be(&scalar::N);
     // s and n − s are not interchangeable here... r + n is out of range.
     let r_plus_n = limbs::add(&limbs::from_be(&rb).unwrap(), &scalar::N);
     if !r_plus_n.1 {
-        assert!(!v.verify(&digest, &to_be(&r_plus_n.0), &sb));
+        assert!(!v.verify(&digest, &limbs::to_be(&r_plus_n.0), &sb));
     }
     for bad in [
         &[][..],
@@ -296,7 +288,7 @@ fn points_off_the_curve_or_out_of_range_are_refused() {
     let mut y2 = y.clone();
     y2[31] ^= 1;
     assert!(P256Verifier::new(&x, &y2).is_none(), "off the curve");
-    let p = to_be(&super::field::P);
+    let p = limbs::to_be(&tpm::crypto::p256::field::P);
     assert!(P256Verifier::new(&p, &y).is_none(), "x = p");
     assert!(
         P256Verifier::new(&[0u8; 32], &[0u8; 32]).is_none(),
@@ -308,96 +300,4 @@ fn points_off_the_curve_or_out_of_range_are_refused() {
     );
     let g = AffinePoint::generator().to_encoded_point(false);
     assert!(P256Verifier::new(g.x().unwrap(), g.y().unwrap()).is_some());
-}
-
-mod field_against_fiat {
-    //! The hand-written Montgomery arithmetic against fiat-crypto's
-    //! (generated from a proof) on the same Montgomery representations:
-    //! random elements and the values where carries and the final
-    //! subtraction change (0, 1, p − 1, limbs of all ones, 2²⁵⁵).
-    use f::fiat_p256_montgomery_domain_field_element as M;
-    use fiat_crypto::p256_64 as f;
-    use proptest::prelude::*;
-
-    use super::super::field::{Fe, P};
-    use super::super::limbs::{self, Limbs};
-
-    fn specials() -> Vec<Limbs> {
-        let p_minus = |k: u64| limbs::sub(&P, &[k, 0, 0, 0]).0;
-        vec![
-            [0; 4],
-            [1, 0, 0, 0],
-            [2, 0, 0, 0],
-            p_minus(1),
-            p_minus(2),
-            [u64::MAX, u64::MAX, u64::MAX, P[3] - 1],
-            [0, 0, 0, 1 << 63],
-            [u64::MAX, 0, 0, 0],
-            [u64::MAX, u64::MAX, 0, 0],
-            [0, u64::MAX, u64::MAX, 0],
-            [0, 0, 0, P[3]],
-            [u64::MAX, u64::MAX - 1, u64::MAX, P[3] - 1],
-        ]
-    }
-
-    fn below_p() -> impl Strategy<Value = Limbs> {
-        prop_oneof![
-            any::<[u64; 4]>().prop_map(|mut l| {
-                l[3] %= P[3];
-                l
-            }),
-            proptest::sample::select(specials()),
-            (any::<u64>(), 0u64..4).prop_map(|(x, k)| {
-                let mut l = limbs::sub(&P, &[k + 1, 0, 0, 0]).0;
-                l[1] ^= x & 0xffff_0000;
-                if limbs::lt(&l, &P) {
-                    l
-                } else {
-                    [x, 0, 0, 0]
-                }
-            }),
-        ]
-    }
-
-    fn check(a: Limbs, b: Limbs) -> Result<(), TestCaseError> {
-        let (x, y) = (Fe::from_raw(a), Fe::from_raw(b));
-        let (fa, fb) = (M(a), M(b));
-        let mut o = M([0; 4]);
-        f::fiat_p256_mul(&mut o, &fa, &fb);
-        prop_assert_eq!(x.mul(&y).raw(), o.0, "mul {:x?} {:x?}", a, b);
-        f::fiat_p256_square(&mut o, &fa);
-        prop_assert_eq!(x.square().raw(), o.0, "square {:x?}", a);
-        f::fiat_p256_add(&mut o, &fa, &fb);
-        prop_assert_eq!(x.add(&y).raw(), o.0, "add {:x?} {:x?}", a, b);
-        f::fiat_p256_sub(&mut o, &fa, &fb);
-        prop_assert_eq!(x.sub(&y).raw(), o.0, "sub {:x?} {:x?}", a, b);
-        Ok(())
-    }
-
-    #[test]
-    fn special_values() {
-        for a in specials() {
-            for b in specials() {
-                check(a, b).unwrap();
-            }
-        }
-    }
-
-    proptest! {
-        #![proptest_config(ProptestConfig::with_cases(20_000))]
-        #[test]
-        fn random_values(a in below_p(), b in below_p()) {
-            check(a, b)?;
-        }
-    }
-
-    #[test]
-    fn conversion_round_trip_and_inverse() {
-        for v in specials().into_iter().skip(1) {
-            let x = Fe::from_limbs(v).unwrap();
-            assert_eq!(x.to_limbs(), v);
-            assert_eq!(x.mul(&x.invert()).to_limbs(), [1, 0, 0, 0], "{v:x?}");
-        }
-        assert!(Fe::from_limbs(P).is_none());
-    }
 }

@@ -6,6 +6,7 @@ pub mod error;
 pub(crate) mod fixed_base;
 pub mod hash;
 pub mod kdf;
+pub mod p256;
 pub mod prime;
 pub mod rsa;
 pub mod secret;

@@ -2,11 +2,11 @@
 //! the parsing and the few operations on plain integers that the field
 //! and scalar code need.
 
-pub(super) type Limbs = [u64; 4];
+pub type Limbs = [u64; 4];
 
 /// A big-endian integer of any length (leading zeros allowed, as TPMs
 /// send ECDSA r and s) as limbs; `None` when it does not fit in 256 bits.
-pub(super) fn from_be(bytes: &[u8]) -> Option<Limbs> {
+pub fn from_be(bytes: &[u8]) -> Option<Limbs> {
     let skip = bytes.iter().take_while(|&&b| b == 0).count();
     let digits = bytes.get(skip..)?;
     if digits.len() > 32 {
@@ -20,8 +20,17 @@ pub(super) fn from_be(bytes: &[u8]) -> Option<Limbs> {
     Some(out)
 }
 
+/// The 32 big-endian octets of `a`.
+pub fn to_be(a: &Limbs) -> [u8; 32] {
+    let mut out = [0u8; 32];
+    for (chunk, limb) in out.chunks_exact_mut(8).zip(a.iter().rev()) {
+        chunk.copy_from_slice(&limb.to_be_bytes());
+    }
+    out
+}
+
 /// a < b.
-pub(super) fn lt(a: &Limbs, b: &Limbs) -> bool {
+pub fn lt(a: &Limbs, b: &Limbs) -> bool {
     for (x, y) in a.iter().rev().zip(b.iter().rev()) {
         if x != y {
             return x < y;
@@ -32,12 +41,12 @@ pub(super) fn lt(a: &Limbs, b: &Limbs) -> bool {
 
 /// Bit `i` (0 = least significant); false beyond 255.
 #[inline]
-pub(super) fn bit(a: &Limbs, i: usize) -> bool {
+pub fn bit(a: &Limbs, i: usize) -> bool {
     a.get(i / 64).is_some_and(|l| (l >> (i % 64)) & 1 == 1)
 }
 
 /// a + b and the carry out of bit 255.
-pub(super) fn add(a: &Limbs, b: &Limbs) -> (Limbs, bool) {
+pub fn add(a: &Limbs, b: &Limbs) -> (Limbs, bool) {
     let mut out = [0u64; 4];
     let mut carry = 0;
     for ((o, x), y) in out.iter_mut().zip(a).zip(b) {
@@ -47,7 +56,7 @@ pub(super) fn add(a: &Limbs, b: &Limbs) -> (Limbs, bool) {
 }
 
 /// a − b and whether it borrowed (a < b).
-pub(super) fn sub(a: &Limbs, b: &Limbs) -> (Limbs, bool) {
+pub fn sub(a: &Limbs, b: &Limbs) -> (Limbs, bool) {
     let mut out = [0u64; 4];
     let mut borrow = 0;
     for ((o, x), y) in out.iter_mut().zip(a).zip(b) {
@@ -57,7 +66,7 @@ pub(super) fn sub(a: &Limbs, b: &Limbs) -> (Limbs, bool) {
 }
 
 /// (a + top·2²⁵⁶) / 2, rounding down.
-pub(super) fn half(a: &Limbs, top: bool) -> Limbs {
+pub fn half(a: &Limbs, top: bool) -> Limbs {
     [
         (a[0] >> 1) | (a[1] << 63),
         (a[1] >> 1) | (a[2] << 63),
@@ -66,20 +75,20 @@ pub(super) fn half(a: &Limbs, top: bool) -> Limbs {
     ]
 }
 
-pub(super) fn is_zero(a: &Limbs) -> bool {
+pub fn is_zero(a: &Limbs) -> bool {
     a.iter().all(|&l| l == 0)
 }
 
 /// a + b·c + carry as (low, high): never overflows 128 bits.
 #[inline(always)]
-pub(super) fn mac(a: u64, b: u64, c: u64, carry: u64) -> (u64, u64) {
+pub fn mac(a: u64, b: u64, c: u64, carry: u64) -> (u64, u64) {
     let t = u128::from(a) + u128::from(b) * u128::from(c) + u128::from(carry);
     (t as u64, (t >> 64) as u64)
 }
 
 /// a + b + carry as (sum, carry out).
 #[inline(always)]
-pub(super) fn adc(a: u64, b: u64, carry: u64) -> (u64, u64) {
+pub fn adc(a: u64, b: u64, carry: u64) -> (u64, u64) {
     let t = u128::from(a) + u128::from(b) + u128::from(carry);
     (t as u64, (t >> 64) as u64)
 }
@@ -87,7 +96,7 @@ pub(super) fn adc(a: u64, b: u64, carry: u64) -> (u64, u64) {
 /// a − b − borrow, where borrow is 0 or all ones (the previous limb's
 /// borrow out); the borrow out is again 0 or all ones.
 #[inline(always)]
-pub(super) fn sbb(a: u64, b: u64, borrow: u64) -> (u64, u64) {
+pub fn sbb(a: u64, b: u64, borrow: u64) -> (u64, u64) {
     let t = u128::from(a).wrapping_sub(u128::from(b) + u128::from(borrow >> 63));
     (t as u64, (t >> 64) as u64)
 }
