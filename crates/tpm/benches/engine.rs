@@ -321,7 +321,8 @@ fn montgomery(crit: &mut Criterion) {
 }
 
 /// d·G alone, through the public key constructor (scalar check, the
-/// fixed-base multiply of `crypto::fixed_base`, one inversion, encoding),
+/// fixed-base multiply of `crypto::fixed_base` or, for P-256,
+/// `crypto::p256::generator`, one inversion, encoding),
 /// next to the curve crate's generic `mul_by_generator` for comparison.
 fn ecc_fixed_base(crit: &mut Criterion) {
     use p256::elliptic_curve::ops::MulByGenerator;
@@ -337,6 +338,11 @@ fn ecc_fixed_base(crit: &mut Criterion) {
     }
     // A full-width scalar (n − small).
     let k = -p256::Scalar::from(0x5a5a_5a5a_5a5a_5a5au64);
+    let k_be: [u8; 32] = p256::elliptic_curve::PrimeField::to_repr(&k).into();
+    tpm::crypto::p256::generator::mul_generator(&k_be).unwrap();
+    g.bench_function("p256 k·G affine, ours (crypto::p256::generator)", |b| {
+        b.iter(|| tpm::crypto::p256::generator::mul_generator(black_box(&k_be)).unwrap())
+    });
     g.bench_function("p256 mul_by_generator + to_affine (generic)", |b| {
         b.iter(|| p256::ProjectivePoint::mul_by_generator(black_box(&k)).to_affine())
     });

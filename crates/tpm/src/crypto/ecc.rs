@@ -144,11 +144,20 @@ pub(crate) trait EcArith: CurveArithmetic + FixedBase {
     fn decode(x: &FieldBytes<Self>, y: &FieldBytes<Self>) -> Option<Self::AffinePoint>;
     /// Encodes a non-identity point; `None` for the identity.
     fn encode(p: &Self::AffinePoint) -> Option<(FieldBytes<Self>, FieldBytes<Self>)>;
+    /// a⁻¹ mod n in variable time (for public or blinded values); `None`
+    /// for zero.
+    fn invert_vartime(a: &Scalar<Self>) -> Option<Scalar<Self>>;
 }
 
 macro_rules! ec_arith {
     ($c:ty) => {
+        ec_arith!($c, fn invert_vartime(a: &Scalar<Self>) -> Option<Scalar<Self>> {
+            Option::from(a.invert_vartime())
+        });
+    };
+    ($c:ty, $invert:item) => {
         impl EcArith for $c {
+            $invert
             fn decode(x: &FieldBytes<Self>, y: &FieldBytes<Self>) -> Option<Self::AffinePoint> {
                 let ep = EncodedPoint::<$c>::from_affine_coordinates(x, y, false);
                 Option::from(<Self as CurveArithmetic>::AffinePoint::from_encoded_point(
@@ -162,7 +171,18 @@ macro_rules! ec_arith {
         }
     };
 }
-ec_arith!(p256::NistP256);
+// P-256 scalars through safegcd (`crypto::p256::scalar_inverse`), ~7×
+// faster than the curve crate's variable-time inversion.
+ec_arith!(
+    p256::NistP256,
+    fn invert_vartime(a: &Scalar<Self>) -> Option<Scalar<Self>> {
+        let be: [u8; 32] = a.to_repr().into();
+        let inv = crate::crypto::p256::limbs::from_be(&be)
+            .and_then(|l| crate::crypto::p256::scalar_inverse::invert_mod_n_vartime(&l))?;
+        let out = crate::crypto::p256::limbs::to_be(&inv);
+        Option::from(Scalar::<Self>::from_repr(out.into()))
+    }
+);
 ec_arith!(p384::NistP384);
 ec_arith!(sm2::Sm2);
 
@@ -254,7 +274,13 @@ pub(crate) fn encode_point<C: EcArith>(p: &Projective<C>) -> Result<EccPoint, Cr
     if bool::from(p.is_identity()) {
         return Err(CryptoError::NoResult);
     }
-    let (x, y) = C::encode(&p.to_affine()).ok_or(CryptoError::NoResult)?;
+    encode_affine::<C>(&p.to_affine())
+}
+
+/// An affine point as fixed-size coordinates; the identity is
+/// [`CryptoError::NoResult`].
+pub(crate) fn encode_affine<C: EcArith>(p: &Affine<C>) -> Result<EccPoint, CryptoError> {
+    let (x, y) = C::encode(p).ok_or(CryptoError::NoResult)?;
     Ok(EccPoint {
         x: x.to_vec(),
         y: y.to_vec(),
@@ -265,16 +291,21 @@ pub(crate) fn scalar_bytes<C: EcArith>(s: &Scalar<C>) -> Vec<u8> {
     s.to_repr().to_vec()
 }
 
+/// The private scalar is in [1, n − 1] (the range g_public checks).
+fn check_scalar<C: EcArith>(d: &[u8]) -> Result<(), CryptoError> {
+    nonzero_scalar::<C>(d).map(|_| ()).ok_or(CryptoError::Key)
+}
+
 fn g_public<C: EcArith>(d: &[u8]) -> Result<EccPoint, CryptoError> {
     let d = nonzero_scalar::<C>(d).ok_or(CryptoError::Key)?;
-    encode_point::<C>(&mul_generator::<C>(&d))
+    encode_affine::<C>(&mul_generator::<C>(&d))
 }
 
 fn g_generate<C: EcArith, R: CryptoRngCore + ?Sized>(
     rng: &mut R,
 ) -> Result<(Zeroizing<Vec<u8>>, EccPoint), CryptoError> {
     let d = random_scalar::<C, R>(rng)?;
-    let q = encode_point::<C>(&mul_generator::<C>(&d))?;
+    let q = encode_affine::<C>(&mul_generator::<C>(&d))?;
     Ok((Zeroizing::new(scalar_bytes::<C>(&d)), q))
 }
 
@@ -305,7 +336,7 @@ fn g_ecdsa_sign<C: EcArith, R: CryptoRngCore + ?Sized>(
     let e = ecdsa_e::<C>(digest);
     for _ in 0..MAX_CANDIDATES {
         let k = random_scalar::<C, R>(rng)?;
-        let big_r = mul_generator::<C>(&k).to_affine();
+        let big_r = mul_generator::<C>(&k);
         let r = x_mod_n::<C>(&big_r);
         if bool::from(r.is_zero()) {
             continue;
@@ -334,7 +365,7 @@ fn blinded_invert<C: EcArith, R: CryptoRngCore + ?Sized>(
     rng: &mut R,
 ) -> Result<Option<Scalar<C>>, CryptoError> {
     let b = random_scalar::<C, R>(rng)?;
-    let t: Option<Scalar<C>> = Option::from((*k * b).invert_vartime());
+    let t = C::invert_vartime(&(*k * b));
     Ok(t.map(|t| t * b))
 }
 
@@ -349,8 +380,7 @@ fn g_ecdsa_verify<C: EcArith>(
     let s = nonzero_scalar::<C>(s).ok_or(CryptoError::Signature)?;
     let e = ecdsa_e::<C>(digest);
     // s is public: no need for a constant-time inversion.
-    let w: Option<Scalar<C>> = Option::from(s.invert_vartime());
-    let w = w.ok_or(CryptoError::Signature)?;
+    let w = C::invert_vartime(&s).ok_or(CryptoError::Signature)?;
     let x = Projective::<C>::lincomb(
         &Projective::<C>::generator(),
         &(e * w),
@@ -404,6 +434,24 @@ impl EccKeyPair {
             return Err(CryptoError::Binding);
         }
         Ok(key)
+    }
+
+    /// A key from parts known to belong together (made by this TPM and
+    /// integrity-protected since): the scalar's range and the point's
+    /// place on the curve are checked, d·G is not recomputed.
+    pub fn from_checked_parts(
+        curve: EccCurve,
+        d: &[u8],
+        public: &EccPoint,
+    ) -> Result<EccKeyPair, CryptoError> {
+        with_curve!(curve, g_validate(public))?;
+        with_curve!(curve, check_scalar(d))?;
+        let d = Zeroizing::new(with_curve!(curve, pad_scalar(d))?);
+        let public = EccPoint {
+            x: pad(curve, &public.x).ok_or(CryptoError::EccPoint)?,
+            y: pad(curve, &public.y).ok_or(CryptoError::EccPoint)?,
+        };
+        Ok(EccKeyPair { curve, d, public })
     }
 
     pub fn curve(&self) -> EccCurve {
@@ -506,6 +554,38 @@ mod tests {
         match blinded_invert::<C, _>(&k, &mut rng).unwrap() {
             Some(inv) => assert_eq!(inv * k, Scalar::<C>::ONE),
             None => assert!(bool::from(k.is_zero())),
+        }
+    }
+
+    /// Parts made together give the same key through either constructor;
+    /// `from_checked_parts` still refuses a scalar out of [1, n − 1] and a
+    /// point off the curve, and `from_parts` parts that do not belong
+    /// together (TPM_RC_BINDING for a Load of outside parts).
+    #[test]
+    fn key_from_checked_and_unchecked_parts() {
+        for curve in EccCurve::ALL {
+            let size = curve.size();
+            let d = vec![0x5a; size];
+            let k = EccKeyPair::from_private(curve, &d).unwrap();
+            let made = EccKeyPair::from_checked_parts(curve, &d, k.public()).unwrap();
+            assert_eq!((made.public(), made.private()), (k.public(), k.private()));
+            let other = EccKeyPair::from_private(curve, &vec![0x33; size]).unwrap();
+            assert_eq!(
+                EccKeyPair::from_parts(curve, &d, other.public()).err(),
+                Some(CryptoError::Binding)
+            );
+            for bad in [vec![0u8; size], vec![0xff; size]] {
+                assert_eq!(
+                    EccKeyPair::from_checked_parts(curve, &bad, k.public()).err(),
+                    Some(CryptoError::Key),
+                    "{curve:?} scalar {bad:02x?}"
+                );
+            }
+            let mut off = k.public().clone();
+            if let Some(last) = off.y.last_mut() {
+                *last ^= 1;
+            }
+            assert!(EccKeyPair::from_checked_parts(curve, &d, &off).is_err());
         }
     }
 

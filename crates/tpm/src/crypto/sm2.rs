@@ -42,7 +42,7 @@ fn g_sign<C: EcArith, R: CryptoRngCore + ?Sized>(
     let inv = one_plus_d.ok_or(CryptoError::Key)?;
     for _ in 0..MAX_TRIES {
         let k = random_scalar::<C, R>(rng)?;
-        let x1 = x_mod_n::<C>(&mul_generator::<C>(&k).to_affine());
+        let x1 = x_mod_n::<C>(&mul_generator::<C>(&k));
         let r = e + x1;
         if bool::from(r.is_zero()) || bool::from((r + k).is_zero()) {
             continue;

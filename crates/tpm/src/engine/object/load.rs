@@ -12,7 +12,7 @@ use super::super::dispatch::Ctx;
 use super::super::hash_cmds::read_hierarchy_plus;
 use super::super::objects::{free_slots, Transient};
 use super::super::Tpm;
-use super::loaded::{build_key, AsymKey, LoadedObject};
+use super::loaded::{build_key, AsymKey, Binding, LoadedObject};
 use super::protect::private_to_sensitive;
 use super::transient::load_with_sensitive;
 use super::validate::{digest_size, public_attributes_validation, scheme_checks, validate_keys};
@@ -21,7 +21,8 @@ use super::{hierarchy_enabled, loaded_attributes};
 /// ObjectLoad: validates a public area (full attribute checks when a
 /// sensitive area comes with it, scheme checks only for public-only or
 /// nameless objects), the key material (skipped under a fixedTPM parent,
-/// whose children were checked at creation) and builds the key.
+/// whose children were checked at creation or import, including whether
+/// an ECC key's d·G is its public point) and builds the key.
 /// `blame_public` / `blame_sensitive` are the parameter numbers.
 pub(crate) fn object_load(
     parent: Option<&LoadedObject>,
@@ -39,10 +40,13 @@ pub(crate) fn object_load(
         }
         _ => scheme_checks(None, public).map_err(|e| e.param(blame_public))?,
     }
-    if parent.is_none_or(|p| !p.public.attributes.fixed_tpm()) {
+    let binding = if parent.is_some_and(|p| p.public.attributes.fixed_tpm()) {
+        Binding::MadeHere
+    } else {
         validate_keys(public, sensitive, blame_public, blame_sensitive)?;
-    }
-    build_key(public, sensitive).map_err(|e| match e {
+        Binding::Check
+    };
+    build_key(public, sensitive, binding).map_err(|e| match e {
         CryptoError::Binding => Rc::BINDING,
         CryptoError::KeySize => Rc::KEY_SIZE.param(blame_sensitive),
         CryptoError::EccPoint => Rc::ECC_POINT.param(blame_public),

@@ -96,6 +96,20 @@ pub(crate) struct LoadedObject {
     key: AsymKey,
 }
 
+/// Whether an ECC private scalar must be checked against the public point
+/// (d·G, most of an ECC Load's time) when a key is built.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) enum Binding {
+    /// Recompute and compare: parts from outside, or of unknown origin.
+    Check,
+    /// The parts were checked when this TPM made the blob: a child of a
+    /// fixedTPM parent, whose private area only this TPM can have
+    /// produced (its integrity HMAC is keyed from the parent's seed, Part 1
+    /// §23.3.1), after Create or after Import checked it. The reference's
+    /// ObjectLoad skips CryptValidateKeys for these too.
+    MadeHere,
+}
+
 /// Parses the key material of `public` (and `sensitive`, if present).
 /// Errors are the crypto module's, mapped by the caller: an RSA prime that
 /// does not divide the modulus or an ECC scalar that does not produce the
@@ -103,6 +117,7 @@ pub(crate) struct LoadedObject {
 pub(crate) fn build_key(
     public: &Public,
     sensitive: Option<&Sensitive>,
+    binding: Binding,
 ) -> Result<AsymKey, CryptoError> {
     match (&public.parameters, &public.unique) {
         (PublicParms::Rsa(p), PublicId::Rsa(n)) => match sensitive.map(|s| &s.sensitive) {
@@ -124,6 +139,12 @@ pub(crate) fn build_key(
                 Some(SensitiveComposite::Ecc(d)) => {
                     if public.name_alg == alg::NULL {
                         Ok(AsymKey::Ecc(EccKeyPair::from_private(curve, d.as_slice())?))
+                    } else if binding == Binding::MadeHere {
+                        Ok(AsymKey::Ecc(EccKeyPair::from_checked_parts(
+                            curve,
+                            d.as_slice(),
+                            &point,
+                        )?))
                     } else {
                         Ok(AsymKey::Ecc(EccKeyPair::from_parts(
                             curve,
@@ -298,7 +319,8 @@ impl LoadedObject {
                 return Err(WireError::Type);
             }
         }
-        let key = build_key(&public, sensitive.as_ref()).map_err(|_| WireError::Value)?;
+        let key =
+            build_key(&public, sensitive.as_ref(), Binding::Check).map_err(|_| WireError::Value)?;
         Ok(LoadedObject::new(
             public,
             sensitive,

@@ -70,8 +70,12 @@ pub(crate) fn create_primary(tpm: &mut Tpm, ctx: &mut Ctx<'_>) -> Result<(), Rc>
     let (sensitive, key) = match cached {
         Some((derived_public, derived_sensitive)) => {
             public = derived_public;
-            let key =
-                super::loaded::build_key(&public, Some(&derived_sensitive)).map_err(|e| e.rc())?;
+            let key = super::loaded::build_key(
+                &public,
+                Some(&derived_sensitive),
+                super::loaded::Binding::MadeHere,
+            )
+            .map_err(|e| e.rc())?;
             (derived_sensitive, key)
         }
         None => {
