@@ -12,6 +12,7 @@
 //! replicas never do the same piece twice.
 
 mod batch;
+mod checkpoint;
 mod schema;
 
 use std::time::Duration;
@@ -187,6 +188,8 @@ pub struct Store {
     pool: AnyPool,
     postgres: bool,
     rounds: batch::Batcher,
+    /// SQLite files only: the WAL checkpoint task (see [`checkpoint`]).
+    _checkpoints: Option<std::sync::Arc<checkpoint::Checkpointer>>,
 }
 
 /// Round writers (see [`batch`]) for PostgreSQL; SQLite has one.
@@ -232,14 +235,17 @@ impl Store {
                     // read from the OS again; the SQLite thread's CPU
                     // fell by ~6 % (BENCHMARKS.md "Issue 5", run K).
                     conn.execute("PRAGMA cache_size = -32768").await?;
-                    // Checkpoint every 8,000 WAL frames (32 MiB) instead of
-                    // 1,000: every round rewrites its agent's page, so a
-                    // longer WAL copies each page back once for several
-                    // rounds. A/B at 5,000 agents: SQLite thread −13 %,
-                    // verifier −7 % per round; the larger checkpoint holds
-                    // the batch committing it ~0.1 s longer (interval p99
-                    // 2.03 → 2.12 s). BENCHMARKS.md "Issue 5", run K.
-                    conn.execute("PRAGMA wal_autocheckpoint = 8000").await?;
+                    // Checkpoints run on a connection of their own
+                    // ([`checkpoint`]); the automatic one only bounds the WAL
+                    // if that task falls behind.
+                    conn.execute(
+                        format!(
+                            "PRAGMA wal_autocheckpoint = {}",
+                            checkpoint::WRITER_THRESHOLD_FRAMES
+                        )
+                        .as_str(),
+                    )
+                    .await?;
                     Ok(())
                 })
             });
@@ -252,10 +258,14 @@ impl Store {
         let pool = opts.connect(&url).await?;
         let writers = if postgres { POSTGRES_ROUND_WRITERS } else { 1 };
         let rounds = batch::Batcher::start(pool.clone(), postgres, writers);
+        let in_memory = url.contains(":memory:") || url.contains("mode=memory");
+        let checkpoints =
+            (sqlite && !in_memory).then(|| std::sync::Arc::new(checkpoint::start(url.clone())));
         let store = Store {
             pool,
             postgres,
             rounds,
+            _checkpoints: checkpoints,
         };
         store.migrate().await?;
         Ok(store)
@@ -954,6 +964,49 @@ mod tests {
         assert_eq!(rfc3339(0), "1970-01-01T00:00:00.000Z");
         assert_eq!(rfc3339(1_700_000_000_123), "2023-11-14T22:13:20.123Z");
         assert_eq!(rfc3339(951_782_400_000), "2000-02-29T00:00:00.000Z");
+    }
+
+    /// Pages written through the store reach the database file within a
+    /// checkpoint period, although the writer's own threshold (32,000
+    /// frames) is far away: the checkpoint task copies them.
+    #[tokio::test]
+    async fn the_checkpoint_task_copies_the_wal_into_the_database() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("ckpt.db");
+        let store = Store::open(&format!("sqlite://{}", path.display()))
+            .await
+            .unwrap();
+        let threshold: i64 = sqlx::query_scalar("PRAGMA wal_autocheckpoint")
+            .fetch_one(&store.pool)
+            .await
+            .unwrap();
+        assert_eq!(threshold, i64::from(checkpoint::WRITER_THRESHOLD_FRAMES));
+        store
+            .pool
+            .execute("CREATE TABLE filler (v BLOB)")
+            .await
+            .unwrap();
+        let before = std::fs::metadata(&path).unwrap().len();
+        for _ in 0..64 {
+            sqlx::query("INSERT INTO filler VALUES (zeroblob(16384))")
+                .execute(&store.pool)
+                .await
+                .unwrap();
+        }
+        let wal = dir.path().join("ckpt.db-wal");
+        assert!(std::fs::metadata(&wal).unwrap().len() > 1 << 20);
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            let now = std::fs::metadata(&path).unwrap().len();
+            if now >= before + (1 << 20) {
+                break;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "database file still {now} bytes (was {before})"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
     }
 
     /// A database written before migration 3 (sweep index on `last_seen`)
