@@ -131,6 +131,23 @@ fn cpu_secs(pid: &str) -> f64 {
     (t(11) + t(12)) / clk_tck()
 }
 
+/// Whole-machine idle (idle + iowait) and steal time in CPU-seconds
+/// (`/proc/stat`, first line): whether a run was CPU-bound, and whether
+/// the host took cycles away from this VM.
+fn machine_idle_steal() -> (f64, f64) {
+    let s = std::fs::read_to_string("/proc/stat").unwrap_or_default();
+    let f: Vec<f64> = s
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .split_whitespace()
+        .skip(1)
+        .map(|v| v.parse().unwrap_or(0.0))
+        .collect();
+    let t = |i: usize| f.get(i).copied().unwrap_or(0.0);
+    ((t(3) + t(4)) / clk_tck(), t(7) / clk_tck())
+}
+
 fn ppid_of(pid: &str) -> Option<String> {
     let s = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     let rest = &s[s.rfind(')')? + 2..];
@@ -201,6 +218,8 @@ struct Sample {
     verifier: f64,
     db: f64,
     client: f64,
+    idle: f64,
+    steal: f64,
 }
 
 fn sample(v: &VerifierProc, pg_port: Option<u16>) -> Sample {
@@ -211,6 +230,8 @@ fn sample(v: &VerifierProc, pg_port: Option<u16>) -> Sample {
             .map(|p| pg_pids(p).iter().map(|x| cpu_secs(x)).sum())
             .unwrap_or(0.0),
         client: cpu_secs("self"),
+        idle: machine_idle_steal().0,
+        steal: machine_idle_steal().1,
     }
 }
 
@@ -882,6 +903,7 @@ async fn continuous_phase(o: &Opts) {
     let stop = Arc::new(AtomicBool::new(false));
     let gaps: Arc<Mutex<Vec<f64>>> = Arc::default();
     let late: Arc<Mutex<Vec<f64>>> = Arc::default();
+    let latency: Arc<Mutex<Vec<f64>>> = Arc::default();
     let verified = Arc::new(AtomicU64::new(0));
     let errors = Arc::new(AtomicU64::new(0));
     let not_trusted = Arc::new(AtomicU64::new(0));
@@ -889,6 +911,7 @@ async fn continuous_phase(o: &Opts) {
     let mut set = tokio::task::JoinSet::new();
     for (i, mut ag) in agents.into_iter().enumerate() {
         let kinds = kinds.clone();
+        let latency = latency.clone();
         let (stop, gaps, late, verified, errors, not_trusted) = (
             stop.clone(),
             gaps.clone(),
@@ -930,6 +953,12 @@ async fn continuous_phase(o: &Opts) {
                             pending_ch = r.next_challenge.clone();
                             next = Duration::from_millis(r.next_in_ms);
                             let now = Instant::now();
+                            if now >= w0 && now < w1 {
+                                latency
+                                    .lock()
+                                    .unwrap()
+                                    .push((now - began).as_secs_f64() * 1e3);
+                            }
                             if r.state == NodeState::Trusted {
                                 if now >= w0 && now < w1 {
                                     verified.fetch_add(1, Ordering::Relaxed);
@@ -998,6 +1027,8 @@ async fn continuous_phase(o: &Opts) {
     g.sort_by(|a, b| a.total_cmp(b));
     let mut lt = std::mem::take(&mut *late.lock().unwrap());
     lt.sort_by(|a, b| a.total_cmp(b));
+    let mut lat = std::mem::take(&mut *latency.lock().unwrap());
+    lat.sort_by(|a, b| a.total_cmp(b));
     let n = verified.load(Ordering::Relaxed);
     let vcpu = after.verifier - before.verifier;
     let ccpu = after.client - before.client;
@@ -1005,10 +1036,10 @@ async fn continuous_phase(o: &Opts) {
         "\n== continuous: {k} agents, interval {} ms, {wall:.0} s measured (setup {setup:.0} s), load at end {l} ==",
         o.interval_ms
     );
-    println!("| agents | verified/s (needed) | interval p50 ms | p99 ms | max ms | start lateness p99 ms | errors | not trusted | verifier CPU (cores) | µs/verif. | client CPU (cores) | verifier RSS MiB (idle→peak) | bench RSS MiB | node states |");
-    println!("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|");
+    println!("| agents | verified/s (needed) | interval p50 ms | p99 ms | max ms | start lateness p99 ms | errors | not trusted | verifier CPU (cores) | µs/verif. | client CPU (cores) | machine idle / steal (cores) | verifier RSS MiB (idle→peak) | bench RSS MiB | node states |");
+    println!("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|");
     println!(
-        "| {k} | {:.0} ({:.0}) | {:.0} | {:.0} | {:.0} | {:.0} | {} | {} | {:.2} | {:.0} | {:.2} | {rss0:.0}→{peak_rss:.0} | {peak_crss:.0} | {states:?} |",
+        "| {k} | {:.0} ({:.0}) | {:.0} | {:.0} | {:.0} | {:.0} | {} | {} | {:.2} | {:.0} | {:.2} | {:.2} / {:.2} | {rss0:.0}→{peak_rss:.0} | {peak_crss:.0} | {states:?} |",
         n as f64 / wall,
         k as f64 * 1000.0 / o.interval_ms as f64,
         pct(&g, 0.5),
@@ -1020,6 +1051,17 @@ async fn continuous_phase(o: &Opts) {
         vcpu / wall,
         vcpu * 1e6 / n.max(1) as f64,
         ccpu / wall,
+        (after.idle - before.idle) / wall,
+        (after.steal - before.steal) / wall,
+    );
+    println!(
+        "round latency (start → answer) ms: p50 {:.0}, p90 {:.0}, p99 {:.0}, p99.9 {:.0}, max {:.0}; over 1 s: {}",
+        pct(&lat, 0.5),
+        pct(&lat, 0.9),
+        pct(&lat, 0.99),
+        pct(&lat, 0.999),
+        lat.last().copied().unwrap_or(f64::NAN),
+        lat.iter().filter(|&&v| v > 1000.0).count()
     );
     println!("errors by kind: {:?}", kinds.lock().unwrap());
     drop(v);

@@ -122,7 +122,10 @@ mod tests {
     #[test]
     fn database_path_of_store_urls() {
         let p = |u: &str| super::database_path(u).map(|p| p.display().to_string());
-        assert_eq!(p("sqlite:///tmp/v.db?mode=rwc").as_deref(), Some("/tmp/v.db"));
+        assert_eq!(
+            p("sqlite:///tmp/v.db?mode=rwc").as_deref(),
+            Some("/tmp/v.db")
+        );
         assert_eq!(p("sqlite://rel/v.db").as_deref(), Some("rel/v.db"));
         assert_eq!(p("sqlite:v.db").as_deref(), Some("v.db"));
         assert_eq!(p("sqlite://?mode=rwc"), None);

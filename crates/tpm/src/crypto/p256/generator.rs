@@ -6,7 +6,7 @@
 //! Load of an ECC key (d·G checks the public point, Part 1 §27.6). The
 //! curve crate's field product costs 30–42 ns against our 20–22, and its
 //! complete addition ~500 ns; this is the same method as
-//! `crypto::fixed_base` (signed 6-bit windows, one precomputed row per
+//! `crypto::fixed_base` (signed 5-bit windows, one precomputed row per
 //! window, a constant-time scan of the row and one complete mixed addition
 //! per window, no doublings) on our field.
 //!
@@ -18,8 +18,13 @@
 //! the mixed formula cannot take, an identity operand (digit 0), is
 //! handled by keeping the previous accumulator with a masked select.
 //!
-//! Table: 43 rows × 32 affine points × 64 octets = 86 KiB, built once per
-//! process with the same formulas and one batched inversion (~1 ms).
+//! Table: 52 rows × 16 affine points × 64 octets = 52 KiB, built once per
+//! process with the same formulas and one batched inversion (~1 ms). The
+//! width is the measured best (`cargo bench -p tpm --bench engine`,
+//! `ecc-fixed-base`): 5 and 6 bits take the same time with the table in
+//! cache (28–29 µs), but every signature scans the whole table, and with
+//! the caches evicted first (a daemon with thousands of instances) 5 bits
+//! took 30–32 µs, 6 bits 32–42 µs, 4 bits 34–35 µs.
 
 use std::sync::OnceLock;
 
@@ -30,7 +35,7 @@ use super::curve::{B, GX, GY};
 use super::field::Fe;
 
 /// Window width in bits.
-const WIDTH: usize = 6;
+const WIDTH: usize = 5;
 /// Points per row: digit magnitudes 1..=2^(WIDTH−1).
 const ROW: usize = 1 << (WIDTH - 1);
 /// Windows: enough that the carry out of the top signed digit of a
