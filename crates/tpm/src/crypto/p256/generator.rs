@@ -3,7 +3,8 @@
 //!
 //! Why: the engine multiplies the generator in every ECDSA signature
 //! (R = k·G, FIPS 186-5 §6.4.1), every key generation (Q = d·G) and every
-//! Load of an ECC key (d·G checks the public point, Part 1 §27.6). The
+//! Load of outside ECC key parts (d·G checks the public point, TPM2_Load
+//! and LoadExternal, Part 3 §12.2.1 and §12.3.1). The
 //! curve crate's field product costs 30–42 ns against our 20–22, and its
 //! complete addition ~500 ns; this is the same method as
 //! `crypto::fixed_base` (signed 5-bit windows, one precomputed row per
