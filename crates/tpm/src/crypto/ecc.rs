@@ -291,6 +291,14 @@ pub(crate) fn scalar_bytes<C: EcArith>(s: &Scalar<C>) -> Vec<u8> {
     s.to_repr().to_vec()
 }
 
+/// The point with both coordinates at the curve's size.
+fn padded(curve: EccCurve, p: &EccPoint) -> Result<EccPoint, CryptoError> {
+    Ok(EccPoint {
+        x: pad(curve, &p.x).ok_or(CryptoError::EccPoint)?,
+        y: pad(curve, &p.y).ok_or(CryptoError::EccPoint)?,
+    })
+}
+
 /// The private scalar is in [1, n − 1] (the range g_public checks).
 fn check_scalar<C: EcArith>(d: &[u8]) -> Result<(), CryptoError> {
     nonzero_scalar::<C>(d).map(|_| ()).ok_or(CryptoError::Key)
@@ -426,11 +434,7 @@ impl EccKeyPair {
     ) -> Result<EccKeyPair, CryptoError> {
         with_curve!(curve, g_validate(public))?;
         let key = EccKeyPair::from_private(curve, d)?;
-        let given = EccPoint {
-            x: pad(curve, &public.x).ok_or(CryptoError::EccPoint)?,
-            y: pad(curve, &public.y).ok_or(CryptoError::EccPoint)?,
-        };
-        if given != key.public {
+        if padded(curve, public)? != key.public {
             return Err(CryptoError::Binding);
         }
         Ok(key)
@@ -447,10 +451,7 @@ impl EccKeyPair {
         with_curve!(curve, g_validate(public))?;
         with_curve!(curve, check_scalar(d))?;
         let d = Zeroizing::new(with_curve!(curve, pad_scalar(d))?);
-        let public = EccPoint {
-            x: pad(curve, &public.x).ok_or(CryptoError::EccPoint)?,
-            y: pad(curve, &public.y).ok_or(CryptoError::EccPoint)?,
-        };
+        let public = padded(curve, public)?;
         Ok(EccKeyPair { curve, d, public })
     }
 
