@@ -97,7 +97,7 @@ impl Fe {
     }
 
     /// Montgomery product a·b·2⁻²⁵⁶ mod p: schoolbook 4×4 limbs, then
-    /// [`reduce`].
+    /// `reduce`.
     #[inline(always)]
     pub fn mul(&self, b: &Fe) -> Fe {
         let ([a0, a1, a2, a3], [b0, b1, b2, b3]) = (self.0, b.0);

@@ -231,6 +231,7 @@ pub fn mul_generator(k: &[u8; 32]) -> Option<Affine> {
     let mut digits = recode(k);
     let mut acc = Projective::IDENTITY;
     let mut pick = Affine::default();
+    let mut sum = Projective::IDENTITY;
     for (row, &d) in table.points.chunks_exact(ROW).zip(digits.iter()) {
         // |d| and its sign without branches: mask is all ones iff d < 0.
         let mask = d >> 7;
@@ -242,12 +243,13 @@ pub fn mul_generator(k: &[u8; 32]) -> Option<Affine> {
         let negated = pick.y.neg();
         pick.y
             .conditional_assign(&negated, Choice::from((mask & 1) as u8));
-        let sum = acc.add_mixed(&pick, &table.b);
+        sum = acc.add_mixed(&pick, &table.b);
         // Digit 0 adds nothing: keep acc (pick is then (0, 0), not a point).
         acc.conditional_assign(&sum, !magnitude.ct_eq(&0));
     }
     pick.x.zeroize();
     pick.y.zeroize();
+    sum.zeroize();
     digits.zeroize();
     // Z = 0 only for the identity, which a scalar in [1, n − 1] never gives.
     let z_inv = acc.z.invert();
