@@ -223,6 +223,7 @@ struct Sample {
 }
 
 fn sample(v: &VerifierProc, pg_port: Option<u16>) -> Sample {
+    let (idle, steal) = machine_idle_steal();
     Sample {
         at: Instant::now(),
         verifier: cpu_secs(&v.pid.to_string()),
@@ -230,8 +231,8 @@ fn sample(v: &VerifierProc, pg_port: Option<u16>) -> Sample {
             .map(|p| pg_pids(p).iter().map(|x| cpu_secs(x)).sum())
             .unwrap_or(0.0),
         client: cpu_secs("self"),
-        idle: machine_idle_steal().0,
-        steal: machine_idle_steal().1,
+        idle,
+        steal,
     }
 }
 

@@ -8,8 +8,9 @@
 //! one of G's, and computes u₁·G + u₂·Q with 42 shared doublings and ≤ 65
 //! mixed additions. Public inputs only, so variable time is fine. The
 //! field arithmetic is ours (`tpm::crypto::p256`, tested there against
-//! fiat-crypto's machine-checked code as the oracle); the scalar products are fiat-crypto's; the signatures
-//! are tested against ring and RustCrypto (unit tests, proptests, and the
+//! fiat-crypto's machine-checked code as the oracle), the scalar products
+//! fiat-crypto's, the inverse the engine's safegcd; the signatures are
+//! tested against ring and RustCrypto (unit tests, proptests, and the
 //! `ecdsa_p256` fuzz target).
 
 mod comb;

@@ -119,7 +119,7 @@ fn build<C: CurveArithmetic>(width: usize, bits: usize) -> Table<C> {
 /// significant first, `rows` of them, each in [−2^(width−1), 2^(width−1)],
 /// with Σ digit_i·2^(width·i) equal to the number. Branch-free: the only
 /// indices used are bit positions, which are public.
-fn recode(be: &[u8], width: usize, rows: usize) -> Zeroizing<Vec<i8>> {
+pub(crate) fn recode(be: &[u8], width: usize, rows: usize) -> Zeroizing<Vec<i8>> {
     let half = 1i16 << (width - 1);
     let bit = |pos: usize| -> i16 {
         let byte = be

@@ -10,9 +10,10 @@
 //! output is fully reduced (< p), so equal values have equal limbs.
 //!
 //! Timing: `mul`, `square`, `add`, `sub`, `double`, `neg`, `invert` and
-//! `conditional_select` take the same instructions whatever the values (carries and
-//! the final subtractions are masks, never branches; `invert`'s exponent
-//! is the public p − 2), so the engine uses them with secret scalars.
+//! `conditional_select` take the same instructions whatever the values
+//! (carries and the final subtractions are masks, never branches;
+//! `invert`'s exponent is the public p − 2), so the engine uses them with
+//! secret scalars.
 //! `from_limbs`, `is_zero` and `equals` branch on the value and are for
 //! public values only.
 

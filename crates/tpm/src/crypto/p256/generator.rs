@@ -34,6 +34,7 @@ use zeroize::Zeroize;
 
 use super::curve::{B, GX, GY};
 use super::field::Fe;
+use crate::crypto::fixed_base::recode;
 
 /// Window width in bits.
 const WIDTH: usize = 5;
@@ -173,13 +174,13 @@ fn build() -> Option<Table> {
     let mut all = Vec::with_capacity(ROWS * ROW);
     for _ in 0..ROWS {
         let mut acc = Projective::IDENTITY;
-        let start = all.len();
         for _ in 0..ROW {
             acc = acc.add_mixed(&base, &b);
             all.push(acc);
         }
-        // 2^(WIDTH−1)·base in affine form, then doubled: the next base.
-        let top = *normalize_all(all.get(start + ROW - 1..)?).first()?;
+        // 2^(WIDTH−1)·base (the row's last) in affine form, then doubled:
+        // the next base.
+        let top = *normalize_all(&[acc]).first()?;
         let next = Projective::from_affine(&top).add_mixed(&top, &b);
         base = *normalize_all(&[next]).first()?;
     }
@@ -194,41 +195,13 @@ fn table() -> Option<&'static Table> {
     TABLE.get_or_init(build).as_ref()
 }
 
-/// Signed base-2^WIDTH digits of the big-endian 32-octet k, least
-/// significant first, each in [−2^(WIDTH−1), 2^(WIDTH−1)], summing
-/// (with their weights) to k. Branch-free; the only indices are bit
-/// positions, which are public.
-fn recode(k: &[u8; 32]) -> [i8; ROWS] {
-    let bit = |pos: usize| -> i16 {
-        let byte = 31usize
-            .checked_sub(pos / 8)
-            .and_then(|i| k.get(i))
-            .copied()
-            .unwrap_or(0);
-        i16::from((byte >> (pos % 8)) & 1)
-    };
-    let half = 1i16 << (WIDTH - 1);
-    let mut digits = [0i8; ROWS];
-    let mut carry = 0i16;
-    for (i, d) in digits.iter_mut().enumerate() {
-        let mut v = carry;
-        for b in 0..WIDTH {
-            v += bit(i * WIDTH + b) << b;
-        }
-        // borrow is 1 exactly when v > half (the sign bit of half − v);
-        // the digit is then v − 2^WIDTH < 0.
-        let borrow = ((half - v) >> 15) & 1;
-        *d = (v - (borrow << WIDTH)) as i8;
-        carry = borrow;
-    }
-    digits
-}
-
 /// k·G for the big-endian 32-octet k (any value below 2²⁵⁶; k ≡ 0 mod n
 /// gives `None`, the identity), as affine coordinates. Constant time in k.
 pub fn mul_generator(k: &[u8; 32]) -> Option<Affine> {
     let table = table()?;
-    let mut digits = recode(k);
+    // The signed digits, branch-free, as `crypto::fixed_base` recodes
+    // (wiped when dropped).
+    let digits = recode(k, WIDTH, ROWS);
     let mut acc = Projective::IDENTITY;
     let mut pick = Affine::default();
     let mut sum = Projective::IDENTITY;
@@ -250,7 +223,6 @@ pub fn mul_generator(k: &[u8; 32]) -> Option<Affine> {
     pick.x.zeroize();
     pick.y.zeroize();
     sum.zeroize();
-    digits.zeroize();
     // Z = 0 only for the identity, which a scalar in [1, n − 1] never gives.
     let z_inv = acc.z.invert();
     let out = (!acc.z.is_zero()).then(|| Affine {
