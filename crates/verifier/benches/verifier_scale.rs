@@ -211,6 +211,23 @@ fn pg_pids(port: u16) -> Vec<String> {
     out
 }
 
+/// Seconds during which some task of the machine waited for I/O
+/// (`/proc/pressure/io`, "some" total, in µs; 0 where PSI is off). The
+/// disk of this VM has slow periods in which a WAL write or fsync takes
+/// seconds; a run in one is not comparable with one outside.
+fn io_stall_secs() -> f64 {
+    std::fs::read_to_string("/proc/pressure/io")
+        .ok()
+        .and_then(|s| {
+            let some = s.lines().find(|l| l.starts_with("some"))?;
+            let total = some
+                .split_whitespace()
+                .find_map(|f| f.strip_prefix("total="))?;
+            total.parse::<f64>().ok()
+        })
+        .map_or(0.0, |us| us / 1e6)
+}
+
 /// A sample of server-side CPU (verifier, plus PostgreSQL when used).
 #[derive(Clone, Copy)]
 struct Sample {
@@ -220,6 +237,7 @@ struct Sample {
     client: f64,
     idle: f64,
     steal: f64,
+    io_stall: f64,
 }
 
 fn sample(v: &VerifierProc, pg_port: Option<u16>) -> Sample {
@@ -233,6 +251,7 @@ fn sample(v: &VerifierProc, pg_port: Option<u16>) -> Sample {
         client: cpu_secs("self"),
         idle,
         steal,
+        io_stall: io_stall_secs(),
     }
 }
 
@@ -1056,13 +1075,14 @@ async fn continuous_phase(o: &Opts) {
         (after.steal - before.steal) / wall,
     );
     println!(
-        "round latency (start → answer) ms: p50 {:.0}, p90 {:.0}, p99 {:.0}, p99.9 {:.0}, max {:.0}; over 1 s: {}",
+        "round latency (start → answer) ms: p50 {:.0}, p90 {:.0}, p99 {:.0}, p99.9 {:.0}, max {:.0}; over 1 s: {}; I/O stall (some task waiting, /proc/pressure/io): {:.1} % of the window",
         pct(&lat, 0.5),
         pct(&lat, 0.9),
         pct(&lat, 0.99),
         pct(&lat, 0.999),
         lat.last().copied().unwrap_or(f64::NAN),
-        lat.iter().filter(|&&v| v > 1000.0).count()
+        lat.iter().filter(|&&v| v > 1000.0).count(),
+        100.0 * (after.io_stall - before.io_stall) / wall
     );
     println!("errors by kind: {:?}", kinds.lock().unwrap());
     drop(v);
