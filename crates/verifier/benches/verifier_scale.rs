@@ -920,6 +920,8 @@ async fn continuous_phase(o: &Opts) {
     let t0 = Instant::now() + Duration::from_millis(200);
     let w0 = t0 + interval * 2;
     let w1 = w0 + Duration::from_secs_f64(o.run_secs);
+    // Whether an instant falls in the measured window (each task's copy).
+    let measured = move |t: Instant| t >= w0 && t < w1;
     let stop = Arc::new(AtomicBool::new(false));
     let gaps: Arc<Mutex<Vec<f64>>> = Arc::default();
     let late: Arc<Mutex<Vec<f64>>> = Arc::default();
@@ -949,7 +951,7 @@ async fn continuous_phase(o: &Opts) {
             while !stop.load(Ordering::Relaxed) {
                 tokio::time::sleep_until(due.into()).await;
                 let began = Instant::now();
-                if began >= w0 && began < w1 {
+                if measured(began) {
                     late.lock().unwrap().push((began - due).as_secs_f64() * 1e3);
                 }
                 let mut next = interval;
@@ -973,26 +975,26 @@ async fn continuous_phase(o: &Opts) {
                             pending_ch = r.next_challenge.clone();
                             next = Duration::from_millis(r.next_in_ms);
                             let now = Instant::now();
-                            if now >= w0 && now < w1 {
+                            if measured(now) {
                                 latency
                                     .lock()
                                     .unwrap()
                                     .push((now - began).as_secs_f64() * 1e3);
                             }
                             if r.state == NodeState::Trusted {
-                                if now >= w0 && now < w1 {
+                                if measured(now) {
                                     verified.fetch_add(1, Ordering::Relaxed);
                                     if let Some(p) = last_ok {
                                         gaps.lock().unwrap().push((now - p).as_secs_f64() * 1e3);
                                     }
                                 }
                                 last_ok = Some(now);
-                            } else if now >= w0 && now < w1 {
+                            } else if measured(now) {
                                 not_trusted.fetch_add(1, Ordering::Relaxed);
                             }
                         }
                         Err(e) => {
-                            if Instant::now() >= w0 && Instant::now() < w1 {
+                            if measured(Instant::now()) {
                                 errors.fetch_add(1, Ordering::Relaxed);
                                 *kinds.lock().unwrap().entry(error_kind(&e)).or_default() += 1;
                             }
