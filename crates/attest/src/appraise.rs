@@ -20,6 +20,7 @@
 //! later steps collect every failure.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 use subtle::ConstantTimeEq;
@@ -38,6 +39,9 @@ use crate::quote::{AkVerifier, QuoteInfo};
 /// full of unknown files would otherwise produce one per entry).
 pub const MAX_FAILURES: usize = 64;
 
+/// PCR values a good boot log replayed to: bank name → index → hex.
+pub type BootPcrs = BTreeMap<String, BTreeMap<u32, String>>;
+
 /// What the verifier keeps per agent between appraisals. Serializable so
 /// it can be stored as JSON.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -52,13 +56,17 @@ pub struct AgentHistory {
     /// The PCR values (bank → index → hex) a good event log replayed to in
     /// the current boot; `None` until a log passed. While the quoted
     /// values equal these, the log need not be sent again.
+    ///
+    /// Shared (`Arc`), as is `boot_policy`: every appraisal starts from a
+    /// copy of the history, and these change only when a log is appraised;
+    /// owned, the copy was a dozen allocations per round.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub boot_pcrs: Option<BTreeMap<String, BTreeMap<u32, String>>>,
+    pub boot_pcrs: Option<Arc<BootPcrs>>,
     /// Fingerprint of the measured-boot policy the boot log passed under
     /// ([`MeasuredBootPolicy::fingerprint`]): a new or edited policy must
     /// see the log again before unchanged PCRs can stand in for it.
     #[serde(default)]
-    pub boot_policy: Option<String>,
+    pub boot_policy: Option<Arc<str>>,
     /// Appraisals with an authentic quote so far.
     #[serde(default)]
     pub appraisals: u64,
@@ -276,7 +284,8 @@ fn check_boot(
     let before = failures.len();
     let Some(bytes) = input.evidence.event_log.as_deref() else {
         let same_policy = mb.is_some_and(|m| h.boot_policy.as_deref() == Some(m.fingerprint()));
-        if mb.is_some() && (!same_policy || !boot_pcrs_unchanged(h.boot_pcrs.as_ref(), quote, pcrs))
+        if mb.is_some()
+            && (!same_policy || !boot_pcrs_unchanged(h.boot_pcrs.as_deref(), quote, pcrs))
         {
             h.boot_pcrs = None;
             failures.push(Failure::EventLogMissing);
@@ -291,7 +300,7 @@ fn check_boot(
         }
     };
     let replay_pcrs: &[u32] = mb.map(|m| m.replay_pcrs.as_slice()).unwrap_or(&[]);
-    let mut proven: BTreeMap<String, BTreeMap<u32, String>> = BTreeMap::new();
+    let mut proven = BootPcrs::new();
     let log_banks = log.banks();
     if let Some(bank) = mb_bank {
         if !log_banks.contains(&bank) {
@@ -346,8 +355,8 @@ fn check_boot(
         }
     }
     if failures.len() == before {
-        h.boot_pcrs = Some(proven);
-        h.boot_policy = mb.map(|m| m.fingerprint().to_string());
+        h.boot_pcrs = Some(Arc::new(proven));
+        h.boot_policy = mb.map(|m| Arc::from(m.fingerprint()));
     } else {
         h.boot_pcrs = None;
         h.boot_policy = None;
@@ -356,11 +365,7 @@ fn check_boot(
 
 /// Whether every PCR a good log covered in this boot is quoted with the
 /// same value now.
-fn boot_pcrs_unchanged(
-    boot: Option<&BTreeMap<String, BTreeMap<u32, String>>>,
-    quote: &QuoteInfo,
-    pcrs: &PcrValues,
-) -> bool {
+fn boot_pcrs_unchanged(boot: Option<&BootPcrs>, quote: &QuoteInfo, pcrs: &PcrValues) -> bool {
     let Some(boot) = boot else {
         return false;
     };

@@ -178,10 +178,14 @@ impl PcrValues {
         for s in &selection.0 {
             for i in s.indices() {
                 let index = u32::try_from(i).unwrap_or(u32::MAX);
-                let v = self.get(s.hash, index).ok_or(Failure::PcrValueMissing {
-                    bank: s.hash.name().into(),
-                    index,
-                })?;
+                // Lazily: the failure's bank name is a String, and this runs
+                // for every quoted PCR of every round.
+                let v = self
+                    .get(s.hash, index)
+                    .ok_or_else(|| Failure::PcrValueMissing {
+                        bank: s.hash.name().into(),
+                        index,
+                    })?;
                 h.update(v);
             }
         }

@@ -578,17 +578,11 @@ fn appraise_phase(secs: f64) {
         )
         .unwrap(),
     );
-    let mut sel: BTreeMap<String, Vec<u32>> =
-        BTreeMap::from([("sha256".into(), verifier::service::default_pcrs())]);
-    for (b, idx) in ovmf.pcr_selection() {
-        let e = sel.entry(b).or_default();
-        e.extend(idx);
-        e.sort_unstable();
-        e.dedup();
-    }
     let ch = Challenge {
         nonce: vec![7; 32],
-        pcr_selection: sel,
+        pcr_selection: verifier::attestation::ParsedPolicy::new(ovmf.clone())
+            .pcr_selection()
+            .clone(),
         ima_offset: 0,
         send_event_log: true,
         interval_ms: 2000,
@@ -617,7 +611,7 @@ fn appraise_phase(secs: f64) {
     println!("| evidence | call | threads | appraisals/s | µs/appraisal/thread |");
     println!("|---|---|---:|---:|---:|");
     for (name, ev, policy, (ak_bytes, ak)) in cases {
-        let parsed = verifier::attestation::ParsedPolicy(policy.clone());
+        let parsed = verifier::attestation::ParsedPolicy::new(policy.clone());
         let direct = || {
             attest::appraise(&attest::AppraisalInput {
                 ak,

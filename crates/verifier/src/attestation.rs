@@ -1,6 +1,8 @@
 //! The verifier's calls into the `attest` crate (all verification lives
 //! there; this module only adapts types and error strings).
 
+use std::collections::BTreeMap;
+
 use attest::appraise::{AgentHistory, AppraisalInput};
 use attest::ear::TrustVector;
 use attest::policy::Policy;
@@ -9,16 +11,32 @@ use attest::quote::AkVerifier;
 use tpm::types::Public;
 use tpm::wire::{Codec, Reader};
 
-/// A validated policy document.
+/// PCRs to quote, by bank name (as `protocol::Challenge` carries them).
+pub type PcrSelection = BTreeMap<String, Vec<u32>>;
+
+/// A validated policy document, with the PCR selection its challenges ask
+/// for (the defaults plus what it pins), worked out once: every round
+/// issues a challenge.
 #[derive(Clone, Debug)]
-pub struct ParsedPolicy(pub Policy);
+pub struct ParsedPolicy(pub Policy, PcrSelection);
 
 impl ParsedPolicy {
+    pub fn new(policy: Policy) -> ParsedPolicy {
+        let mut selection = default_selection();
+        for (bank, idx) in policy.pcr_selection() {
+            let e = selection.entry(bank).or_default();
+            e.extend(idx);
+            e.sort_unstable();
+            e.dedup();
+        }
+        ParsedPolicy(policy, selection)
+    }
     pub fn name(&self) -> &str {
         &self.0.name
     }
-    pub fn pcr_selection(&self) -> std::collections::BTreeMap<String, Vec<u32>> {
-        self.0.pcr_selection()
+    /// The PCRs a challenge under this policy asks for.
+    pub fn pcr_selection(&self) -> &PcrSelection {
+        &self.1
     }
     pub fn to_json(&self) -> String {
         serde_json::to_string(&self.0).unwrap_or_default()
@@ -28,8 +46,16 @@ impl ParsedPolicy {
 /// Parses and validates a policy (attest::policy::Policy JSON).
 pub fn parse_policy(text: &str) -> Result<ParsedPolicy, String> {
     Policy::from_json(text)
-        .map(ParsedPolicy)
+        .map(ParsedPolicy::new)
         .map_err(|e| e.to_string())
+}
+
+/// PCRs quoted whatever the policy: SHA-256 PCRs 0-9 (firmware, boot
+/// loader, kernel), 10 (IMA) and 14 (shim's MOK list).
+pub fn default_selection() -> PcrSelection {
+    let mut pcrs: Vec<u32> = (0..=10).collect();
+    pcrs.push(14);
+    BTreeMap::from([("sha256".to_string(), pcrs)])
 }
 
 /// A TPMT_PUBLIC that must fill `bytes` exactly (TPM 2.0 Part 2 §12.2.4).

@@ -1,7 +1,7 @@
 //! The registrar and verifier logic, independent of HTTP: every API
 //! handler is a thin call into [`Service`].
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -54,15 +54,6 @@ pub struct ServiceConfig {
     /// owner controls, so their EAR `hardware` claim is 32 ("unsafe"),
     /// not 2, and relying parties see a warning, not an affirmation.
     pub software_anchors: Vec<Vec<u8>>,
-}
-
-/// Default PCRs to quote when a node has no policy (or its policy needs
-/// fewer): SHA-256 PCRs 0-9 (firmware, boot loader, kernel), 10 (IMA)
-/// and 14 (shim's MOK list).
-pub fn default_pcrs() -> Vec<u32> {
-    let mut v: Vec<u32> = (0..=10).collect();
-    v.push(14);
-    v
 }
 
 /// The service.
@@ -399,18 +390,11 @@ impl Service {
     }
 
     /// PCRs to quote: the defaults plus whatever the policy pins.
-    fn pcr_selection(policy: Option<&ParsedPolicy>) -> BTreeMap<String, Vec<u32>> {
-        let mut selection: BTreeMap<String, Vec<u32>> =
-            BTreeMap::from([("sha256".to_string(), default_pcrs())]);
-        if let Some(p) = policy {
-            for (bank, idx) in p.pcr_selection() {
-                let e = selection.entry(bank).or_default();
-                e.extend(idx);
-                e.sort_unstable();
-                e.dedup();
-            }
+    fn pcr_selection(policy: Option<&ParsedPolicy>) -> attestation::PcrSelection {
+        match policy {
+            Some(p) => p.pcr_selection().clone(),
+            None => attestation::default_selection(),
         }
-        selection
     }
 
     /// A challenge with a fresh nonce (valid for one interval and a slack) for an
@@ -605,6 +589,8 @@ impl Service {
         };
         let (next, next_expires) =
             self.new_challenge(send_event_log, ima_offset, policy.as_deref());
+        // Kept in the copy of the row; the challenge itself goes out whole.
+        let next_nonce = next.nonce.clone();
         let applied = self
             .store
             .commit_round(
@@ -618,7 +604,7 @@ impl Service {
                     },
                     previous: &agent.status,
                     status: &status,
-                    next_nonce: Some(&next.nonce),
+                    next_nonce: Some(&next_nonce),
                     next_expires,
                 },
                 &self.cfg.replica_id,
@@ -640,7 +626,7 @@ impl Service {
             } else {
                 u64::try_from(self.interval_ms()).unwrap_or(2000)
             },
-            next_challenge: Some(next.clone()),
+            next_challenge: Some(next),
         };
         let kind = agent.kind;
         let updated = AgentRecord {
@@ -652,7 +638,7 @@ impl Service {
             attestations: agent.attestations + 1,
             updated_at: now,
             rev: agent.rev + 1,
-            nonce: Some(next.nonce),
+            nonce: Some(next_nonce),
             nonce_expires: next_expires,
             ..agent
         };

@@ -57,14 +57,22 @@ impl HashAlg {
     }
 
     pub fn from_name(s: &str) -> Option<HashAlg> {
-        match s.to_ascii_lowercase().as_str() {
-            "sha1" | "sha" => Some(HashAlg::Sha1),
-            "sha256" => Some(HashAlg::Sha256),
-            "sha384" => Some(HashAlg::Sha384),
-            "sha512" => Some(HashAlg::Sha512),
-            "sm3_256" | "sm3" | "sm3-256" => Some(HashAlg::Sm3_256),
-            _ => None,
-        }
+        // Compared in place, not through a lowercased copy: the verifier
+        // looks up bank names several times per attestation round.
+        const NAMES: [(&str, HashAlg); 8] = [
+            ("sha256", HashAlg::Sha256),
+            ("sha1", HashAlg::Sha1),
+            ("sha", HashAlg::Sha1),
+            ("sha384", HashAlg::Sha384),
+            ("sha512", HashAlg::Sha512),
+            ("sm3_256", HashAlg::Sm3_256),
+            ("sm3", HashAlg::Sm3_256),
+            ("sm3-256", HashAlg::Sm3_256),
+        ];
+        NAMES
+            .iter()
+            .find(|(name, _)| name.eq_ignore_ascii_case(s))
+            .map(|&(_, alg)| alg)
     }
 
     pub fn digest_size(self) -> usize {
@@ -194,6 +202,24 @@ mod tests {
             assert_eq!(a.digest(&[abc]).len(), a.digest_size());
             assert_eq!(HashAlg::from_id(a.id()), Some(a));
             assert_eq!(HashAlg::from_name(a.name()), Some(a));
+        }
+    }
+
+    #[test]
+    fn names_are_matched_without_regard_to_case_and_with_aliases() {
+        for (name, alg) in [
+            ("SHA256", Some(HashAlg::Sha256)),
+            ("Sha1", Some(HashAlg::Sha1)),
+            ("sha", Some(HashAlg::Sha1)),
+            ("SM3-256", Some(HashAlg::Sm3_256)),
+            ("sm3", Some(HashAlg::Sm3_256)),
+            ("sha512", Some(HashAlg::Sha512)),
+            ("sha2566", None),
+            ("sha25", None),
+            ("", None),
+            ("md5", None),
+        ] {
+            assert_eq!(HashAlg::from_name(name), alg, "{name:?}");
         }
     }
 
