@@ -224,10 +224,9 @@ pub fn appraise_prepared(
     let outcome = Outcome {
         passed: a.passed,
         reasons: a.reasons(),
-        history_json: serde_json::to_string(&a.new_history).ok(),
+        history_json: json_with_capacity(&a.new_history, 1024),
         ima_offset: i64::try_from(a.new_history.ima_offset()).unwrap_or(i64::MAX),
-        trust_vector_json: serde_json::to_string(&TrustVector::from_appraisal(&a, hardware_root))
-            .ok(),
+        trust_vector_json: json_with_capacity(&TrustVector::from_appraisal(&a, hardware_root), 128),
         retry_with_log: !a.passed
             && !a.failures.is_empty()
             && a.failures
@@ -235,6 +234,15 @@ pub fn appraise_prepared(
                 .all(|f| matches!(f, attest::Failure::EventLogMissing)),
     };
     (outcome, a.new_history)
+}
+
+/// `value` as JSON, written into a buffer of `capacity` bytes: these are
+/// serialized every round, and `serde_json::to_string` grows its buffer
+/// from nothing (a reallocation per doubling).
+fn json_with_capacity<T: serde::Serialize>(value: &T, capacity: usize) -> Option<String> {
+    let mut out = Vec::with_capacity(capacity);
+    serde_json::to_writer(&mut out, value).ok()?;
+    String::from_utf8(out).ok()
 }
 
 impl Outcome {

@@ -119,14 +119,20 @@ fn is_json(headers: &axum::http::HeaderMap) -> bool {
     else {
         return false;
     };
-    let essence = ct
-        .split(';')
-        .next()
-        .unwrap_or("")
-        .trim()
-        .to_ascii_lowercase();
-    essence == "application/json"
-        || (essence.starts_with("application/") && essence.ends_with("+json"))
+    // Compared in place (media types are case-insensitive, RFC 9110
+    // §8.3.1): no lowercased copy per request.
+    let essence = ct.split(';').next().unwrap_or("").trim();
+    let (prefix, suffix) = ("application/", "+json");
+    let has_prefix = essence
+        .get(..prefix.len())
+        .is_some_and(|p| p.eq_ignore_ascii_case(prefix));
+    let has_suffix = essence
+        .len()
+        .checked_sub(suffix.len())
+        .and_then(|at| essence.get(at..))
+        .is_some_and(|s| s.eq_ignore_ascii_case(suffix));
+    essence.eq_ignore_ascii_case("application/json")
+        || (has_prefix && has_suffix && essence.len() > prefix.len() + suffix.len())
 }
 
 fn json_rejection(rej: JsonRejection) -> HttpError {
@@ -143,4 +149,40 @@ fn json_rejection(rej: JsonRejection) -> HttpError {
         status
     };
     HttpError::new(status, code, rej.body_text())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_json;
+    use axum::http::{header::CONTENT_TYPE, HeaderMap, HeaderValue};
+
+    fn with(ct: &'static str) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        h.insert(CONTENT_TYPE, HeaderValue::from_static(ct));
+        h
+    }
+
+    #[test]
+    fn json_media_types_are_recognised_in_any_case() {
+        for ct in [
+            "application/json",
+            "Application/JSON; charset=utf-8",
+            " application/json ;x=y",
+            "application/problem+json",
+            "APPLICATION/EAT+JSON",
+        ] {
+            assert!(is_json(&with(ct)), "{ct}");
+        }
+        for ct in [
+            "text/json",
+            "application/jsonx",
+            "application/+json",
+            "application/x-www-form-urlencoded",
+            "",
+            "json",
+        ] {
+            assert!(!is_json(&with(ct)), "{ct}");
+        }
+        assert!(!is_json(&HeaderMap::new()));
+    }
 }

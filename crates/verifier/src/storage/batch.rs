@@ -8,6 +8,7 @@
 //! also waits [`GATHER`] for more rounds before it commits; under light
 //! load a batch is one round, committed at once.
 
+use std::borrow::Cow;
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -36,9 +37,9 @@ pub(super) struct QueuedRound {
     now: i64,
     trust_vector: Option<String>,
     state: &'static str,
-    reasons: String,
+    reasons: Cow<'static, str>,
     appraisal_state: &'static str,
-    appraisal_reasons: String,
+    appraisal_reasons: Cow<'static, str>,
     manual_reason: Option<String>,
     nonce: Option<Vec<u8>>,
     nonce_expires: i64,
@@ -126,7 +127,7 @@ impl Batcher {
         let queue = self
             .queues
             .get(i)
-            .ok_or(StoreError::Batch("no writer".into()))?;
+            .ok_or_else(|| StoreError::Batch("no writer".into()))?;
         queue
             .send((round, tx))
             .map_err(|_| StoreError::Batch("the round writer stopped".into()))?;
@@ -204,9 +205,9 @@ where
             .bind(r.now)
             .bind(r.trust_vector.as_deref())
             .bind(r.state)
-            .bind(r.reasons.as_str())
+            .bind(r.reasons.as_ref())
             .bind(r.appraisal_state)
-            .bind(r.appraisal_reasons.as_str())
+            .bind(r.appraisal_reasons.as_ref())
             .bind(r.manual_reason.as_deref())
             .bind(r.nonce.as_deref())
             .bind(r.nonce_expires);

@@ -15,6 +15,7 @@ mod batch;
 mod checkpoint;
 mod schema;
 
+use std::borrow::Cow;
 use std::time::Duration;
 
 use attest::protocol::{NodeKind, NodeState};
@@ -813,9 +814,9 @@ async fn write_status(
     )
     .bind(id)
     .bind(state_str(status.state))
-    .bind(reasons_json(&status.reasons))
+    .bind(reasons_json(&status.reasons).into_owned())
     .bind(state_str(status.appraisal_state))
-    .bind(reasons_json(&status.appraisal_reasons))
+    .bind(reasons_json(&status.appraisal_reasons).into_owned())
     .bind(status.manual_reason.clone())
     .bind(now)
     .bind(state_str(previous.state))
@@ -850,7 +851,7 @@ async fn record_transition(
     .bind(now)
     .bind(state_str(previous.state))
     .bind(state_str(status.state))
-    .bind(reasons_json(&status.reasons))
+    .bind(reasons_json(&status.reasons).into_owned())
     .bind(replica)
     .execute(&mut **tx)
     .await?;
@@ -874,8 +875,13 @@ async fn record_transition(
     Ok(())
 }
 
-fn reasons_json(r: &[String]) -> String {
-    serde_json::to_string(r).unwrap_or_else(|_| "[]".into())
+/// The reasons as stored (a JSON array). Most rounds have none, and their
+/// `"[]"` is not allocated.
+fn reasons_json(r: &[String]) -> Cow<'static, str> {
+    if r.is_empty() {
+        return Cow::Borrowed("[]");
+    }
+    Cow::Owned(serde_json::to_string(r).unwrap_or_else(|_| "[]".into()))
 }
 
 fn parse_reasons(s: &str) -> Result<Vec<String>> {
