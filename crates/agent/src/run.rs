@@ -116,7 +116,7 @@ impl Agent {
     pub fn read_pcrs(
         &mut self,
         selection: &std::collections::BTreeMap<String, Vec<u32>>,
-    ) -> Result<std::collections::BTreeMap<String, std::collections::BTreeMap<u32, String>>> {
+    ) -> Result<attest::protocol::ReportedPcrs> {
         self.tpm()?.read_pcrs(selection)
     }
 

@@ -13,6 +13,7 @@ use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
 
+use attest::protocol::{PcrHex, ReportedPcrs};
 use tpm::constants::rh;
 use tpm::crypto::HashAlg;
 use tpm::types::{
@@ -80,7 +81,7 @@ pub struct QuoteEvidence {
     /// TPMT_SIGNATURE bytes.
     pub signature: Vec<u8>,
     /// bank name → index → lower-case hex.
-    pub pcrs: BTreeMap<String, BTreeMap<u32, String>>,
+    pub pcrs: ReportedPcrs,
 }
 
 /// How often "read, quote, read again" starts over when PCRs moved.
@@ -174,10 +175,7 @@ impl AgentTpm {
 
     /// The current values of `selection` (bank name → indices), e.g. to
     /// generate a reference policy on a known-good machine.
-    pub fn read_pcrs(
-        &mut self,
-        selection: &BTreeMap<String, Vec<u32>>,
-    ) -> Result<BTreeMap<String, BTreeMap<u32, String>>> {
+    pub fn read_pcrs(&mut self, selection: &BTreeMap<String, Vec<u32>>) -> Result<ReportedPcrs> {
         let sel = selection_list(selection)?;
         Ok(pcr_map(&self.tpm.pcr_read(&sel)?))
     }
@@ -311,12 +309,12 @@ fn check_digest(attest: &Attest2b, values: &PcrValues, sel: &PcrSelectionList) -
     Ok(())
 }
 
-fn pcr_map(values: &PcrValues) -> BTreeMap<String, BTreeMap<u32, String>> {
-    let mut out: BTreeMap<String, BTreeMap<u32, String>> = BTreeMap::new();
+fn pcr_map(values: &PcrValues) -> ReportedPcrs {
+    let mut out = ReportedPcrs::new();
     for v in &values.values {
         out.entry(v.bank.name().to_string())
             .or_default()
-            .insert(v.index as u32, hex::encode(&v.digest));
+            .insert(v.index as u32, PcrHex::encode(&v.digest));
     }
     out
 }

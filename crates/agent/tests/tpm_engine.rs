@@ -80,7 +80,7 @@ fn enrolls_activates_and_quotes_on_the_engine() {
     };
     let mut h = Vec::new();
     for i in 0..=10u32 {
-        h.extend(hex::decode(&values[&i]).unwrap());
+        h.extend(hex::decode(values[&i].as_str()).unwrap());
     }
     assert_eq!(info.pcr_digest.as_slice(), HashAlg::Sha256.digest(&[&h]));
     assert!(tpm::types::Signature::from_bytes(&q.signature).is_ok());

@@ -188,5 +188,5 @@ pub enum Failure {
 /// the stored history (a formatter call per byte was 4 % of the verifier's
 /// CPU per verification).
 pub(crate) fn hex(bytes: &[u8]) -> String {
-    hex::encode(bytes)
+    crate::pcr_hex::hex_string(bytes)
 }

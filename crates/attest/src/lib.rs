@@ -23,6 +23,7 @@ pub mod eventlog;
 mod failure;
 pub mod ima;
 mod memo;
+pub mod pcr_hex;
 pub mod pcrs;
 pub mod policy;
 pub mod protocol;

@@ -11,6 +11,8 @@ use tpm::crypto::HashAlg;
 use tpm::types::PcrSelectionList;
 
 use crate::failure::{hex, Failure};
+use crate::pcr_hex::PcrHex;
+use crate::protocol::ReportedPcrs;
 use crate::quote::QuoteInfo;
 
 /// PCRs of a PC Client TPM.
@@ -83,9 +85,7 @@ impl PcrValues {
 
     /// Reads the protocol map (`Evidence::pcrs`). Unknown bank names,
     /// indices ≥ 24, bad hex and values of the wrong size are errors.
-    pub fn from_protocol(
-        map: &BTreeMap<String, BTreeMap<u32, String>>,
-    ) -> Result<PcrValues, Failure> {
+    pub fn from_protocol(map: &ReportedPcrs) -> Result<PcrValues, Failure> {
         let mut out = PcrValues::new();
         for (bank_name, values) in map {
             let bank = HashAlg::from_name(bank_name).ok_or_else(|| {
@@ -117,13 +117,13 @@ impl PcrValues {
     }
 
     /// The protocol map form (what the agent sends).
-    pub fn to_protocol(&self) -> BTreeMap<String, BTreeMap<u32, String>> {
-        let mut out = BTreeMap::new();
+    pub fn to_protocol(&self) -> ReportedPcrs {
+        let mut out = ReportedPcrs::new();
         for (bank, values) in &self.banks {
-            let m: &mut BTreeMap<u32, String> = out.entry(bank.name().to_string()).or_default();
+            let m = out.entry(bank.name().to_string()).or_default();
             for (i, v) in values.iter().enumerate() {
                 if let (Some(v), Ok(i)) = (v, u32::try_from(i)) {
-                    m.insert(i, hex(v.as_slice()));
+                    m.insert(i, PcrHex::encode(v.as_slice()));
                 }
             }
         }
@@ -414,7 +414,7 @@ mod tests {
         assert_eq!(PcrValues::from_protocol(&map).unwrap(), v);
         let bad = BTreeMap::from([(
             "sha256".to_string(),
-            BTreeMap::from([(3, "ab".to_string())]),
+            BTreeMap::from([(3, PcrHex::from("ab"))]),
         )]);
         assert!(matches!(
             PcrValues::from_protocol(&bad),
@@ -433,7 +433,10 @@ mod tests {
             ("ab".repeat(33), "33 bytes, not 32"),
             ("ab".repeat(70), "70 bytes, not 32"),
         ] {
-            let bad = BTreeMap::from([("sha256".to_string(), BTreeMap::from([(3, value)]))]);
+            let bad = BTreeMap::from([(
+                "sha256".to_string(),
+                BTreeMap::from([(3, PcrHex::from(value))]),
+            )]);
             assert!(matches!(
                 PcrValues::from_protocol(&bad),
                 Err(Failure::PcrValuesMalformed(m)) if m.contains(reason)
@@ -444,7 +447,10 @@ mod tests {
         assert!(too_long.set(HashAlg::Sha256, 3, vec![0; 64]));
         let bad = BTreeMap::from([("md5".to_string(), BTreeMap::new())]);
         assert!(PcrValues::from_protocol(&bad).is_err());
-        let bad = BTreeMap::from([("sha1".to_string(), BTreeMap::from([(24, "00".repeat(20))]))]);
+        let bad = BTreeMap::from([(
+            "sha1".to_string(),
+            BTreeMap::from([(24, PcrHex::from("00".repeat(20)))]),
+        )]);
         assert!(PcrValues::from_protocol(&bad).is_err());
     }
 }

@@ -17,6 +17,8 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+pub use crate::pcr_hex::PcrHex;
+
 /// Path prefix of every endpoint.
 pub const API_PREFIX: &str = "/v1";
 
@@ -109,6 +111,9 @@ pub struct Challenge {
     pub interval_ms: u64,
 }
 
+/// Reported PCR values: bank name → index → hex text as sent.
+pub type ReportedPcrs = BTreeMap<String, BTreeMap<u32, PcrHex>>;
+
 /// `POST /v1/agents/{id}/evidence`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Evidence {
@@ -121,7 +126,7 @@ pub struct Evidence {
     #[serde(with = "b64")]
     pub signature: Vec<u8>,
     /// The PCR values the quote covers: bank → index → hex value.
-    pub pcrs: BTreeMap<String, BTreeMap<u32, String>>,
+    pub pcrs: ReportedPcrs,
     /// `binary_bios_measurements`, when the challenge asked for it.
     #[serde(default, with = "b64_opt", skip_serializing_if = "Option::is_none")]
     pub event_log: Option<Vec<u8>>,
@@ -208,7 +213,10 @@ mod tests {
             nonce: vec![1, 2, 3],
             quote: vec![0xff; 4],
             signature: vec![],
-            pcrs: BTreeMap::from([("sha256".into(), BTreeMap::from([(0, "00".repeat(32))]))]),
+            pcrs: BTreeMap::from([(
+                "sha256".into(),
+                BTreeMap::from([(0, "00".repeat(32).into())]),
+            )]),
             event_log: Some(b"log".to_vec()),
             ima: Some(ImaEvidence {
                 offset: 7,

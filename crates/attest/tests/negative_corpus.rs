@@ -312,7 +312,7 @@ fn pcr_values_not_matching_the_quote_are_rejected() {
     ev.pcrs
         .get_mut("sha256")
         .unwrap()
-        .insert(4, "00".repeat(32));
+        .insert(4, "00".repeat(32).into());
     let a = run(&ak, b"n", None, &ev, &p);
     assert!(matches!(only(&a), Failure::PcrDigestMismatch { hash, .. } if hash == "sha256"));
     // A quoted PCR left out of the report.

@@ -255,7 +255,14 @@ fn generate_policy(name: &str, agent: &mut Agent, logs: &LogSources) -> anyhow::
     let values = agent.read_pcrs(&sel)?;
     let pcrs = values
         .into_iter()
-        .map(|(bank, m)| (bank, m.into_iter().map(|(i, v)| (i, vec![v])).collect()))
+        .map(|(bank, m)| {
+            (
+                bank,
+                m.into_iter()
+                    .map(|(i, v)| (i, vec![v.to_string()]))
+                    .collect(),
+            )
+        })
         .collect();
     let measured_boot = match logs.event_log()? {
         Some(bytes) => match attest::EventLog::parse(&bytes) {
