@@ -92,6 +92,7 @@ impl PcrValues {
                 Failure::PcrValuesMalformed(format!("unknown PCR bank {bank_name:?}"))
             })?;
             for (&index, value) in values {
+                let value = value.as_str();
                 let not_hex =
                     || Failure::PcrValuesMalformed(format!("PCR {index} ({bank_name}) is not hex"));
                 let hex_len = value.strip_prefix("0x").unwrap_or(value).len();
