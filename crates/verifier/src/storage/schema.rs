@@ -26,12 +26,15 @@ pub const MIGRATIONS: &[(i64, &str)] = &[
 /// Width of a `seen_bucket` (`last_seen / SEEN_BUCKET_MS`), the coarse
 /// time the unreachable sweep finds stale agents by.
 ///
-/// Every round rewrites `last_seen`; an index on it was rewritten with it,
-/// a random B-tree page per round, a third of the row write's CPU
-/// (BENCHMARKS.md, "Issue 5", run I). The bucket changes once per
-/// `SEEN_BUCKET_MS`, and both SQLite and PostgreSQL (HOT updates) skip an
-/// index whose columns a row update leaves as they were. The sweep narrows
-/// by bucket through the index and checks `last_seen` on the few rows left.
+/// Every round rewrites `last_seen`; an index on it moved the row's entry
+/// from a random B-tree page to the index's right edge every round, a
+/// third of the row write's CPU (BENCHMARKS.md, "Issue 5", run I). The
+/// bucket changes once per `SEEN_BUCKET_MS`. PostgreSQL (HOT updates)
+/// then leaves the index alone; SQLite rewrites the entry of every index
+/// with a column in the UPDATE's SET list even when the value is the same
+/// (EXPLAIN shows IdxDelete + IdxInsert), but the entry goes back where it
+/// was, on the page it came from. The sweep narrows by bucket through the
+/// index and checks `last_seen` on the few rows left.
 pub const SEEN_BUCKET_MS: i64 = 30_000;
 
 /// The `seen_bucket` of a time (ms since the epoch), as the SQL that keeps
