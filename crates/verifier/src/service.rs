@@ -119,6 +119,19 @@ impl Hot {
             prepared: None,
         }
     }
+
+    /// A row read afresh, keeping `old`'s parsed AK if the row still holds
+    /// the same AK (its comb table is built once per AK; an agent that asks
+    /// for a new challenge, e.g. after a restart, would otherwise cost a
+    /// full verification and a table again). A re-enrolled AK is parsed
+    /// anew; the history always comes from the row.
+    fn reread(rec: AgentRecord, old: Option<Hot>) -> Hot {
+        let prepared = old
+            .filter(|o| o.rec.ak_public == rec.ak_public)
+            .and_then(|o| o.prepared)
+            .and_then(|p| p.with_history(rec.history.as_deref()).ok());
+        Hot { rec, prepared }
+    }
 }
 
 impl Service {
@@ -447,7 +460,7 @@ impl Service {
                 agent.nonce = Some(challenge.nonce.clone());
                 agent.nonce_expires = expires;
                 // Read afresh: the AK or history may have changed elsewhere.
-                *hot = Some(Hot::new(agent));
+                *hot = Some(Hot::reread(agent, hot.take()));
             }
             None => {
                 *hot = None;
@@ -890,6 +903,99 @@ pub fn combine(own: Status, host: Option<(String, Option<NodeState>)>) -> Status
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// TPMT_PUBLIC of a restricted ECDSA P-256 signing key whose point is
+    /// the generator (Part 2 §12.2.4; any point on the curve will do), with
+    /// the object attributes `attributes`.
+    fn p256_ak(attributes: u32) -> Vec<u8> {
+        let mut v = vec![0x00, 0x23, 0x00, 0x0b];
+        v.extend(attributes.to_be_bytes());
+        // authPolicy empty; symmetric NULL, ECDSA/SHA-256, NIST P-256, KDF NULL.
+        v.extend([
+            0, 0, 0x00, 0x10, 0x00, 0x18, 0x00, 0x0b, 0x00, 0x03, 0x00, 0x10,
+        ]);
+        for coord in [
+            "6b17d1f2e12c4247f8bce6e563a440f277037d812deb33a0f4a13945d898c296",
+            "4fe342e2fe1a7f9b8ee7eb4a7c0f9e162bce33576b315ececbb6406837bf51f5",
+        ] {
+            v.extend([0, 32]);
+            v.extend(hex::decode(coord).unwrap());
+        }
+        v
+    }
+
+    /// fixedTPM, fixedParent, sensitiveDataOrigin, userWithAuth,
+    /// restricted, sign.
+    const AK_ATTRIBUTES: u32 = 0x0005_0072;
+
+    fn record(ak_public: Vec<u8>, history: Option<&str>) -> AgentRecord {
+        AgentRecord {
+            id: "a1".into(),
+            kind: NodeKind::Host,
+            ek_cert: vec![],
+            ek_public: vec![],
+            ak_public,
+            ak_name: vec![],
+            ek_issuer: String::new(),
+            hardware_root: true,
+            activation_digest: None,
+            vtpm_ca_cert: None,
+            host_id: None,
+            policy: None,
+            status: own(NodeState::Trusted, &[]),
+            history: history.map(str::to_string),
+            trust_vector: None,
+            ima_offset: 0,
+            last_seen: 0,
+            attestations: 0,
+            created_at: 0,
+            updated_at: 0,
+            rev: 0,
+            nonce: None,
+            nonce_expires: 0,
+        }
+    }
+
+    fn hot(ak_public: Vec<u8>) -> Hot {
+        let prepared = attestation::Prepared::parse(&ak_public, None).unwrap();
+        Hot {
+            rec: record(ak_public, None),
+            prepared: Some(prepared),
+        }
+    }
+
+    /// A history in which an event log has passed (no log needed next).
+    const LOG_PASSED: &str = r#"{"reset_count":0,"restart_count":0,"clock":0,"boot_pcrs":{}}"#;
+
+    #[test]
+    fn a_reread_row_keeps_the_parsed_ak_with_the_rows_history() {
+        let ak = p256_ak(AK_ATTRIBUTES);
+        let kept = Hot::reread(record(ak.clone(), Some(LOG_PASSED)), Some(hot(ak)));
+        let prepared = kept.prepared.expect("same AK: the parsed copy is kept");
+        // The history is the row's, not the old copy's (which had none and
+        // so asked for the log).
+        assert!(!prepared.needs_event_log(None));
+        assert_eq!(kept.rec.history.as_deref(), Some(LOG_PASSED));
+    }
+
+    #[test]
+    fn a_reread_row_with_another_ak_or_no_copy_parses_again() {
+        let ak = p256_ak(AK_ATTRIBUTES);
+        // Re-enrolled with another AK (here: one more attribute, noDA).
+        let other = p256_ak(AK_ATTRIBUTES | 0x400);
+        assert!(attestation::Prepared::parse(&other, None).is_ok());
+        let fresh = Hot::reread(record(other, None), Some(hot(ak.clone())));
+        assert!(
+            fresh.prepared.is_none(),
+            "another AK must not verify with the old one"
+        );
+        assert!(Hot::reread(record(ak.clone(), None), None)
+            .prepared
+            .is_none());
+        // A history that does not parse leaves the round to report it.
+        let bad = Hot::reread(record(ak.clone(), Some("{")), Some(hot(ak)));
+        assert!(bad.prepared.is_none());
+    }
 
     #[test]
     fn a_nonce_outlives_the_interval_by_at_least_ten_seconds() {
