@@ -27,7 +27,9 @@
 //! `VERIFIER_SCALE_QUICK=1` runs everything small (< 60 s) as a smoke check.
 //! Other knobs: `VERIFIER_SCALE_SECS` (measured seconds per closed-loop
 //! row, default 10), `VERIFIER_SCALE_RUN_SECS` (measured seconds of the
-//! continuous phase, default 30), `VERIFIER_SCALE_BIN` (verifier binary).
+//! continuous phase, default 30), `VERIFIER_SCALE_SETTLE_MAX_SECS` (longest
+//! wait for the continuous phase to catch up after its start before the
+//! window opens anyway, default 60), `VERIFIER_SCALE_BIN` (verifier binary).
 //!
 //! The anchor is Keylime's *published* figure (2,500 quotes/s on 6 cores
 //! in its paper), not a side-by-side run: Keylime is not installed here.
@@ -70,6 +72,8 @@ struct Opts {
     clients: usize,
     secs: f64,
     run_secs: f64,
+    /// Longest wait for the continuous phase to catch up after its start.
+    settle_max_secs: f64,
     interval_ms: u64,
     only: Vec<String>,
     bin: PathBuf,
@@ -93,6 +97,10 @@ fn opts() -> Opts {
         clients: num("VERIFIER_SCALE_CLIENTS", if quick { 8.0 } else { 32.0 }) as usize,
         secs: num("VERIFIER_SCALE_SECS", if quick { 2.0 } else { 10.0 }),
         run_secs: num("VERIFIER_SCALE_RUN_SECS", if quick { 5.0 } else { 30.0 }),
+        settle_max_secs: num(
+            "VERIFIER_SCALE_SETTLE_MAX_SECS",
+            if quick { 5.0 } else { 60.0 },
+        ),
         interval_ms: num("VERIFIER_SCALE_INTERVAL_MS", 2000.0) as u64,
         only: env("VERIFIER_SCALE_ONLY")
             .map(|v| v.split(',').map(str::to_string).collect())
@@ -910,12 +918,16 @@ async fn continuous_phase(o: &Opts) {
     );
 
     let interval = Duration::from_millis(o.interval_ms);
-    // Ramp: one interval to start everyone (staggered), one to settle.
+    // Ramp: one interval to start everyone (staggered), then until the
+    // verifier has caught up (see `Window`).
     let t0 = Instant::now() + Duration::from_millis(200);
-    let w0 = t0 + interval * 2;
-    let w1 = w0 + Duration::from_secs_f64(o.run_secs);
+    let window = Arc::new(Window::new(t0, Duration::from_secs_f64(o.run_secs)));
+    let in_flight = Arc::new(AtomicU64::new(0));
     // Whether an instant falls in the measured window (each task's copy).
-    let measured = move |t: Instant| t >= w0 && t < w1;
+    let measured = {
+        let window = window.clone();
+        move |t: Instant| window.contains(t)
+    };
     let stop = Arc::new(AtomicBool::new(false));
     let gaps: Arc<Mutex<Vec<f64>>> = Arc::default();
     let late: Arc<Mutex<Vec<f64>>> = Arc::default();
@@ -938,6 +950,7 @@ async fn continuous_phase(o: &Opts) {
         );
         let first = t0 + interval.mul_f64(i as f64 / k as f64);
         let (client, id) = (ag.client.clone(), ag.id.clone());
+        let (measured, in_flight) = (measured.clone(), in_flight.clone());
         set.spawn(async move {
             let mut due = first;
             let mut last_ok: Option<Instant> = None;
@@ -949,6 +962,7 @@ async fn continuous_phase(o: &Opts) {
                     late.lock().unwrap().push((began - due).as_secs_f64() * 1e3);
                 }
                 let mut next = interval;
+                in_flight.fetch_add(1, Ordering::Relaxed);
                 for _ in 0..3 {
                     let carried = pending_ch.take();
                     let r: Result<AttestationResult, ClientError> = async {
@@ -996,6 +1010,7 @@ async fn continuous_phase(o: &Opts) {
                     }
                     break;
                 }
+                in_flight.fetch_sub(1, Ordering::Relaxed);
                 // Fixed rate: the next round is due one interval after
                 // this one was due (not after it finished).
                 due += next;
@@ -1005,13 +1020,36 @@ async fn continuous_phase(o: &Opts) {
             }
         });
     }
-    tokio::time::sleep_until(w0.into()).await;
+    // Everyone has started after one interval; the window opens once the
+    // start's extra work (a challenge per agent, a comb table per AK) has
+    // drained, so it measures the steady state. How long that took is a
+    // figure of its own.
+    tokio::time::sleep_until((t0 + interval).into()).await;
+    let caught_up = settle(&in_flight, k, interval, o.settle_max_secs).await;
+    let w0 = window.open();
+    let w1 = w0 + Duration::from_secs_f64(o.run_secs);
+    match caught_up {
+        Some(d) => eprintln!(
+            "  caught up {:.1} s after the last agent started (rounds in flight < {} for one interval)",
+            d.as_secs_f64(),
+            k / 4
+        ),
+        None => eprintln!(
+            "  not caught up {:.0} s after the last agent started: measuring anyway",
+            o.settle_max_secs
+        ),
+    }
     let before = sample(&v, None);
     let mut peak_rss = 0f64;
     let mut peak_crss = 0f64;
     let mut next_print = Instant::now() + Duration::from_secs(10);
+    // Ends on w1, not up to 500 ms after: the rate divides the rounds
+    // counted inside the window by the sampled time.
     while Instant::now() < w1 {
-        tokio::time::sleep(Duration::from_millis(500)).await;
+        tokio::time::sleep(
+            Duration::from_millis(500).min(w1.saturating_duration_since(Instant::now())),
+        )
+        .await;
         peak_rss = peak_rss.max(rss_mib(&v.pid.to_string()).0);
         peak_crss = peak_crss.max(rss_mib("self").0);
         if Instant::now() >= next_print {
@@ -1048,8 +1086,12 @@ async fn continuous_phase(o: &Opts) {
     let n = verified.load(Ordering::Relaxed);
     let vcpu = after.verifier - before.verifier;
     let ccpu = after.client - before.client;
+    let caught = caught_up.map_or_else(
+        || format!("not within {:.0} s", o.settle_max_secs),
+        |d| format!("{:.1} s", d.as_secs_f64()),
+    );
     println!(
-        "\n== continuous: {k} agents, interval {} ms, {wall:.0} s measured (setup {setup:.0} s), load at end {l} ==",
+        "\n== continuous: {k} agents, interval {} ms, {wall:.0} s measured (setup {setup:.0} s; caught up after the start: {caught}), load at end {l} ==",
         o.interval_ms
     );
     println!("| agents | verified/s (needed) | interval p50 ms | p99 ms | max ms | start lateness p99 ms | errors | not trusted | verifier CPU (cores) | µs/verif. | client CPU (cores) | machine idle / steal (cores) | verifier RSS MiB (idle→peak) | bench RSS MiB | node states |");
@@ -1082,6 +1124,83 @@ async fn continuous_phase(o: &Opts) {
     );
     println!("errors by kind: {:?}", kinds.lock().unwrap());
     drop(v);
+}
+
+/// The continuous phase's measured window: closed until [`Window::open`],
+/// then `run` long. Shared by every agent's task, which counts a round
+/// only if it ends inside.
+struct Window {
+    t0: Instant,
+    run: Duration,
+    /// Opening time in µs after `t0`; `u64::MAX` while closed.
+    opened_us: AtomicU64,
+}
+
+impl Window {
+    fn new(t0: Instant, run: Duration) -> Window {
+        Window {
+            t0,
+            run,
+            opened_us: AtomicU64::new(u64::MAX),
+        }
+    }
+
+    /// Opens the window now; returns the opening instant.
+    fn open(&self) -> Instant {
+        let now = Instant::now();
+        let us = u64::try_from(now.saturating_duration_since(self.t0).as_micros())
+            .unwrap_or(u64::MAX - 1);
+        self.opened_us.store(us, Ordering::Relaxed);
+        self.t0 + Duration::from_micros(us)
+    }
+
+    fn contains(&self, t: Instant) -> bool {
+        let us = self.opened_us.load(Ordering::Relaxed);
+        if us == u64::MAX {
+            return false;
+        }
+        let w0 = self.t0 + Duration::from_micros(us);
+        t >= w0 && t < w0 + self.run
+    }
+}
+
+/// Waits until fewer than a quarter of the `agents` have a round in flight
+/// for one whole `interval`, checked every 100 ms: at the full rate of
+/// agents/interval, Little's law makes that a mean round latency under a
+/// quarter interval, i.e. no backlog left (one that has not drained keeps
+/// nearly every agent in flight). Returns when the calm began, counted
+/// from the call, or `None` after `max_secs`.
+async fn settle(
+    in_flight: &AtomicU64,
+    agents: usize,
+    interval: Duration,
+    max_secs: f64,
+) -> Option<Duration> {
+    let start = Instant::now();
+    let limit = u64::try_from(agents / 4).unwrap_or(u64::MAX).max(1);
+    let mut calm_since: Option<Instant> = None;
+    let mut next_print = start + Duration::from_secs(5);
+    while start.elapsed().as_secs_f64() < max_secs {
+        let now = Instant::now();
+        if in_flight.load(Ordering::Relaxed) < limit {
+            let since = *calm_since.get_or_insert(now);
+            if now - since >= interval {
+                return Some(since - start);
+            }
+        } else {
+            calm_since = None;
+        }
+        if now >= next_print {
+            next_print += Duration::from_secs(5);
+            eprintln!(
+                "  ... settling {:.0} s: {} rounds in flight",
+                (now - start).as_secs_f64(),
+                in_flight.load(Ordering::Relaxed)
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    None
 }
 
 /// A short class of a failed round: HTTP status and message, or the
