@@ -616,6 +616,7 @@ impl Service {
                         ima_offset,
                     },
                     previous: &agent.status,
+                    previous_seen: agent.last_seen,
                     status: &status,
                     next_nonce: Some(&next_nonce),
                     next_expires,

@@ -124,6 +124,9 @@ pub struct Round<'a> {
     pub rev: i64,
     pub saved: AppraisalRecord<'a>,
     pub previous: &'a Status,
+    /// `last_seen` as read at `rev` (whether the round moves the row's
+    /// `seen_bucket`).
+    pub previous_seen: i64,
     pub status: &'a Status,
     /// The nonce of the challenge issued with the answer (`None`: none).
     pub next_nonce: Option<&'a [u8]>,
@@ -1019,6 +1022,103 @@ mod tests {
     /// gets its `seen_bucket` filled from `last_seen`: an agent silent since
     /// then is still found by the sweep, a fresh one is not, and the sweep
     /// reads the new index.
+    /// A round that keeps its place in the sweep index leaves the index's
+    /// columns out of the UPDATE (SQLite would rewrite the entry anyway);
+    /// one that moves to another bucket or appraisal state sets them, also
+    /// when both kinds share a batch (one transaction, every row applied).
+    #[tokio::test]
+    async fn rounds_set_the_sweep_columns_only_when_they_move() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&format!("sqlite://{}", dir.path().join("r.db").display()))
+            .await
+            .unwrap();
+        let t0 = 1_800_000_000_000 - 1_800_000_000_000 % schema::SEEN_BUCKET_MS;
+        let bucket = schema::seen_bucket(t0);
+        for id in ["keeps", "next-bucket", "fails"] {
+            sqlx::query(
+                "INSERT INTO agents (id, kind, ek_cert, ek_public, ak_public, ak_name, ek_issuer, \
+                 state, reasons, appraisal_state, appraisal_reasons, last_seen, seen_bucket, \
+                 created_at, updated_at) VALUES ($1, 'host', x'00', x'00', x'00', x'00', 'ca', \
+                 'trusted', '[]', 'trusted', '[]', $2, $3, 0, 0)",
+            )
+            .bind(id)
+            .bind(t0)
+            .bind(bucket)
+            .execute(&store.pool)
+            .await
+            .unwrap();
+        }
+        // A marker no UPDATE that sets the column would leave.
+        sqlx::query("UPDATE agents SET seen_bucket = -1 WHERE id = 'keeps'")
+            .execute(&store.pool)
+            .await
+            .unwrap();
+        let trusted = Status {
+            state: NodeState::Trusted,
+            reasons: vec![],
+            appraisal_state: NodeState::Trusted,
+            appraisal_reasons: vec![],
+            manual_reason: None,
+        };
+        // Own appraisal failed, effective state kept (an operator's mark
+        // aside, the batch only takes rounds that keep the state).
+        let failing = Status {
+            appraisal_state: NodeState::Failed,
+            appraisal_reasons: vec!["PCR 7".into()],
+            ..trusted.clone()
+        };
+        let round = |status| Round {
+            rev: 0,
+            saved: AppraisalRecord {
+                history: Some("{}"),
+                trust_vector: None,
+                ima_offset: 0,
+            },
+            previous: &trusted,
+            previous_seen: t0,
+            status,
+            next_nonce: None,
+            next_expires: 0,
+        };
+        let later = t0 + 1_000;
+        let next_bucket = t0 + schema::SEEN_BUCKET_MS;
+        let queued = [
+            batch::QueuedRound::new("keeps", &round(&trusted), later),
+            batch::QueuedRound::new("next-bucket", &round(&trusted), next_bucket),
+            batch::QueuedRound::new("fails", &round(&failing), later),
+        ];
+        let [a, b, c] = queued;
+        let applied = tokio::join!(
+            store.rounds.commit(a),
+            store.rounds.commit(b),
+            store.rounds.commit(c)
+        );
+        assert!(
+            matches!(applied, (Ok(true), Ok(true), Ok(true))),
+            "{applied:?}"
+        );
+        let rows: Vec<(String, i64, i64, String, i64)> = sqlx::query_as(
+            "SELECT id, last_seen, seen_bucket, appraisal_state, rev FROM agents ORDER BY id",
+        )
+        .fetch_all(&store.pool)
+        .await
+        .unwrap();
+        assert_eq!(
+            rows,
+            vec![
+                ("fails".into(), later, bucket, "failed".into(), 1),
+                ("keeps".into(), later, -1, "trusted".into(), 1),
+                (
+                    "next-bucket".into(),
+                    next_bucket,
+                    bucket + 1,
+                    "trusted".into(),
+                    1
+                ),
+            ]
+        );
+    }
+
     #[tokio::test]
     async fn migration_3_buckets_existing_rows_for_the_sweep() {
         let dir = tempfile::tempdir().unwrap();
