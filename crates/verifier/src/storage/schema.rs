@@ -32,9 +32,10 @@ pub const MIGRATIONS: &[(i64, &str)] = &[
 /// bucket changes once per `SEEN_BUCKET_MS`. PostgreSQL (HOT updates)
 /// then leaves the index alone; SQLite rewrites the entry of every index
 /// with a column in the UPDATE's SET list even when the value is the same
-/// (EXPLAIN shows IdxDelete + IdxInsert), but the entry goes back where it
-/// was, on the page it came from. The sweep narrows by bucket through the
-/// index and checks `last_seen` on the few rows left.
+/// (EXPLAIN shows IdxDelete + IdxInsert), so the round batch leaves the
+/// index's columns out of the statement for rounds that keep them
+/// (`storage::batch`). The sweep narrows by bucket through the index and
+/// checks `last_seen` on the few rows left.
 pub const SEEN_BUCKET_MS: i64 = 30_000;
 
 /// The `seen_bucket` of a time (ms since the epoch), as the SQL that keeps
