@@ -937,7 +937,16 @@ async fn continuous_phase(o: &Opts) {
     let not_trusted = Arc::new(AtomicU64::new(0));
     let kinds: Arc<Mutex<BTreeMap<String, u64>>> = Arc::default();
     let mut set = tokio::task::JoinSet::new();
-    for (i, mut ag) in agents.into_iter().enumerate() {
+    // Start slots in a shuffled order (fixed seed): real agents' phases
+    // have nothing to do with the order they enrolled in, and in
+    // enrollment order each batch of rounds would update neighbouring rows
+    // and index entries, a page locality a real verifier does not get.
+    let mut slots: Vec<usize> = (0..k).collect();
+    {
+        use rand::{seq::SliceRandom, SeedableRng};
+        slots.shuffle(&mut rand::rngs::StdRng::seed_from_u64(5));
+    }
+    for (mut ag, slot) in agents.into_iter().zip(slots) {
         let kinds = kinds.clone();
         let latency = latency.clone();
         let (stop, gaps, late, verified, errors, not_trusted) = (
@@ -948,7 +957,7 @@ async fn continuous_phase(o: &Opts) {
             errors.clone(),
             not_trusted.clone(),
         );
-        let first = t0 + interval.mul_f64(i as f64 / k as f64);
+        let first = t0 + interval.mul_f64(slot as f64 / k as f64);
         let (client, id) = (ag.client.clone(), ag.id.clone());
         let (measured, in_flight) = (measured.clone(), in_flight.clone());
         set.spawn(async move {
