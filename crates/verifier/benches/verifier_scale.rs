@@ -921,7 +921,7 @@ async fn continuous_phase(o: &Opts) {
     // Ramp: one interval to start everyone (staggered), then until the
     // verifier has caught up (see `Window`).
     let t0 = Instant::now() + Duration::from_millis(200);
-    let window = Arc::new(Window::new(t0, Duration::from_secs_f64(o.run_secs)));
+    let window = Arc::new(Window::new(Duration::from_secs_f64(o.run_secs)));
     let in_flight = Arc::new(AtomicU64::new(0));
     // Whether an instant falls in the measured window (each task's copy).
     let measured = {
@@ -1139,37 +1139,27 @@ async fn continuous_phase(o: &Opts) {
 /// then `run` long. Shared by every agent's task, which counts a round
 /// only if it ends inside.
 struct Window {
-    t0: Instant,
     run: Duration,
-    /// Opening time in µs after `t0`; `u64::MAX` while closed.
-    opened_us: AtomicU64,
+    opened: std::sync::OnceLock<Instant>,
 }
 
 impl Window {
-    fn new(t0: Instant, run: Duration) -> Window {
+    fn new(run: Duration) -> Window {
         Window {
-            t0,
             run,
-            opened_us: AtomicU64::new(u64::MAX),
+            opened: std::sync::OnceLock::new(),
         }
     }
 
     /// Opens the window now; returns the opening instant.
     fn open(&self) -> Instant {
-        let now = Instant::now();
-        let us = u64::try_from(now.saturating_duration_since(self.t0).as_micros())
-            .unwrap_or(u64::MAX - 1);
-        self.opened_us.store(us, Ordering::Relaxed);
-        self.t0 + Duration::from_micros(us)
+        *self.opened.get_or_init(Instant::now)
     }
 
     fn contains(&self, t: Instant) -> bool {
-        let us = self.opened_us.load(Ordering::Relaxed);
-        if us == u64::MAX {
-            return false;
-        }
-        let w0 = self.t0 + Duration::from_micros(us);
-        t >= w0 && t < w0 + self.run
+        self.opened
+            .get()
+            .is_some_and(|&w0| t >= w0 && t < w0 + self.run)
     }
 }
 
