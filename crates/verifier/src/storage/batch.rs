@@ -350,5 +350,14 @@ mod tests {
         assert!(lite.contains("CAST(? AS BLOB), CAST(? AS BIGINT)), (CAST(? AS TEXT)"));
         assert_eq!(lite.matches('?').count(), 2 * COLUMNS);
         assert!(!lite.contains('$'));
+        // Only the moving statement names the sweep index's columns in SET.
+        let set = |sql: &str| sql.split(" SET ").nth(1).unwrap_or_default().to_string();
+        assert!(
+            set(&lite).contains("seen_bucket = v.now / 30000, appraisal_state = v.appraisal_state")
+        );
+        let keep = batch_sql(2, false, false);
+        assert!(!set(&keep).contains("seen_bucket"), "{keep}");
+        assert!(!set(&keep).contains("appraisal_state ="), "{keep}");
+        assert_eq!(keep.matches('?').count(), 2 * COLUMNS);
     }
 }
