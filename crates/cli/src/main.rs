@@ -6,6 +6,7 @@ mod allocator;
 mod commands;
 mod logging;
 mod signals;
+mod stdout;
 
 use clap::{Parser, Subcommand};
 
@@ -75,6 +76,9 @@ fn main() {
         Command::Attest(args) => commands::attest_status::run(args),
     };
     if let Err(e) = result {
+        if stdout::is_closed(&e) {
+            stdout::die_of_sigpipe();
+        }
         eprintln!("error: {e:#}");
         std::process::exit(1);
     }

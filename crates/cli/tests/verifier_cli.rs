@@ -19,6 +19,29 @@ fn tc(data: &Path, args: &[&str]) -> Output {
         .unwrap()
 }
 
+/// Runs a command whose stdout is a pipe nobody reads any more (`| head -c
+/// 0` that already exited), as `tc` does otherwise.
+fn tc_closed_stdout(data: &Path, args: &[&str]) -> Output {
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    Command::new(env!("CARGO_BIN_EXE_trustcloud"))
+        .args(args)
+        .arg("--data-dir")
+        .arg(data)
+        .stdout(writer)
+        .stderr(Stdio::piped())
+        .output()
+        .unwrap()
+}
+
+/// What a user sees of `trustcloud ARGS | head`: the command ends as `cat`
+/// would there, killed by SIGPIPE, without a panic message.
+fn assert_quiet_sigpipe(o: &Output, what: &str) {
+    use std::os::unix::process::ExitStatusExt;
+    assert_eq!(o.status.signal(), Some(13), "{what}: {:?}", o.status);
+    assert_eq!(stderr(o), "", "{what}");
+}
+
 fn stdout(o: &Output) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()
 }
@@ -81,6 +104,8 @@ fn verifier_and_operator_commands() {
     );
     let o = tc(&data, &["node", "list"]);
     assert_eq!(stdout(&o), "no nodes enrolled yet\n");
+    let o = tc_closed_stdout(&data, &["node", "list", "--json"]);
+    assert_quiet_sigpipe(&o, "node list --json");
 
     // A policy from a known-good event log, PCRs 0 and 7 pinned.
     let o = tc(
@@ -200,6 +225,28 @@ fn verifier_and_operator_commands() {
     let o = tc(&data, &["node", "list"]);
     assert!(!o.status.success());
     assert!(stderr(&o).contains("no running verifier"), "{}", stderr(&o));
+}
+
+#[test]
+fn output_into_a_closed_pipe_ends_quietly() {
+    // No verifier is needed to write a policy to stdout.
+    let tmp = tempfile::tempdir().unwrap();
+    let args = [
+        "policy",
+        "create",
+        "good-boot",
+        "--from-event-log",
+        OVMF_LOG,
+        "--out",
+        "-",
+    ];
+    let o = tc_closed_stdout(tmp.path(), &args);
+    assert_quiet_sigpipe(&o, "policy create --out -");
+    // The same command into a reader still writes the whole policy.
+    let o = tc(tmp.path(), &args);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let p: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(p["name"], "good-boot");
 }
 
 #[test]

@@ -1,6 +1,7 @@
 //! `trustcloud attest status`: the trust state of every node at a glance
 //! (counts per state, then the nodes that are not trusted and why).
 
+use crate::stdout::{out, outln};
 use clap::{Args, Subcommand};
 use serde_json::{json, Value};
 
@@ -34,9 +35,9 @@ pub fn run(args: AttestArgs) -> anyhow::Result<()> {
         let nodes: Value = client.get("/v1/nodes").await?;
         let status = summarize(client.base_url(), &nodes);
         if json {
-            println!("{}", serde_json::to_string_pretty(&status)?);
+            outln!("{}", serde_json::to_string_pretty(&status)?)?;
         } else {
-            print!("{}", render(&status, &nodes));
+            out!("{}", render(&status, &nodes))?;
         }
         Ok(())
     })

@@ -2,6 +2,7 @@
 //! running verifier; mark a node failed or clear the mark; delete it.
 //! Also home of [`ConnArgs`], how every operator command finds the API.
 
+use crate::stdout::{out, outln};
 use std::path::PathBuf;
 
 use anyhow::Context;
@@ -111,17 +112,17 @@ pub fn run(args: NodeArgs) -> anyhow::Result<()> {
             NodeCommand::List { json } => {
                 let nodes: Value = client.get("/v1/nodes").await?;
                 if json {
-                    println!("{}", serde_json::to_string_pretty(&nodes)?);
+                    outln!("{}", serde_json::to_string_pretty(&nodes)?)?;
                 } else {
-                    print!("{}", node_table(&nodes));
+                    out!("{}", node_table(&nodes))?;
                 }
             }
             NodeCommand::Show { id, json } => {
                 let node: Value = client.get(&format!("/v1/nodes/{id}")).await?;
                 if json {
-                    println!("{}", serde_json::to_string_pretty(&node)?);
+                    outln!("{}", serde_json::to_string_pretty(&node)?)?;
                 } else {
-                    print!("{}", node_details(&node));
+                    out!("{}", node_details(&node))?;
                 }
             }
             NodeCommand::MarkFailed { id, reason } => {
@@ -131,7 +132,7 @@ pub fn run(args: NodeArgs) -> anyhow::Result<()> {
                         &json!({"state": "failed", "reason": reason}),
                     )
                     .await?;
-                print!("{}", node_details(&node));
+                out!("{}", node_details(&node))?;
             }
             NodeCommand::Clear { id } => {
                 let node: Value = client
@@ -140,11 +141,11 @@ pub fn run(args: NodeArgs) -> anyhow::Result<()> {
                         &json!({"state": "enrolled"}),
                     )
                     .await?;
-                print!("{}", node_details(&node));
+                out!("{}", node_details(&node))?;
             }
             NodeCommand::Delete { id } => {
                 let _: Value = client.delete(&format!("/v1/nodes/{id}")).await?;
-                println!("deleted {id}");
+                outln!("deleted {id}")?;
             }
         }
         Ok(())

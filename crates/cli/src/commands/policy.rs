@@ -2,6 +2,7 @@
 //! a measured-boot policy generated from a known-good event log, a Keylime
 //! runtime policy for IMA), apply them to nodes, show them.
 
+use crate::stdout::{out, outln};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
@@ -169,12 +170,12 @@ pub fn run(args: PolicyArgs) -> anyhow::Result<()> {
         let text = serde_json::to_string_pretty(&p)?;
         match &a.out {
             Some(out) if out.as_os_str() == "-" => {
-                println!("{text}");
+                outln!("{text}")?;
                 return Ok(());
             }
             Some(out) => {
                 std::fs::write(out, text + "\n").with_context(|| format!("{}", out.display()))?;
-                println!("wrote policy {} to {}", p.name, out.display());
+                outln!("wrote policy {} to {}", p.name, out.display())?;
                 return Ok(());
             }
             None => {}
@@ -182,8 +183,8 @@ pub fn run(args: PolicyArgs) -> anyhow::Result<()> {
         let client = args.conn.client()?;
         return block_on(async move {
             let stored: Value = client.put(&format!("/v1/policies/{}", p.name), &p).await?;
-            println!("policy {} stored", s(&stored, "name"));
-            print!("{}", summary(&stored));
+            outln!("policy {} stored", s(&stored, "name"))?;
+            out!("{}", summary(&stored))?;
             Ok(())
         });
     }
@@ -198,25 +199,25 @@ pub fn run(args: PolicyArgs) -> anyhow::Result<()> {
                         &json!({"policy": name}),
                     )
                     .await?;
-                println!(
+                outln!(
                     "node {} now uses policy {} (state {}; applies from its next evidence)",
                     s(&n, "id"),
                     s(&n, "policy"),
                     s(&n, "state")
-                );
+                )?;
             }
             PolicyCommand::Show { name, json } => {
                 let p: Value = client.get(&format!("/v1/policies/{name}")).await?;
                 if json {
-                    println!("{}", serde_json::to_string_pretty(&p)?);
+                    outln!("{}", serde_json::to_string_pretty(&p)?)?;
                 } else {
-                    print!("{}", summary(&p));
+                    out!("{}", summary(&p))?;
                 }
             }
             PolicyCommand::List { json } => {
                 let list: Value = client.get("/v1/policies").await?;
                 if json {
-                    println!("{}", serde_json::to_string_pretty(&list)?);
+                    outln!("{}", serde_json::to_string_pretty(&list)?)?;
                 } else {
                     let empty = vec![];
                     let rows: Vec<Vec<String>> = list
@@ -225,7 +226,7 @@ pub fn run(args: PolicyArgs) -> anyhow::Result<()> {
                         .iter()
                         .map(|p| vec![s(p, "name").to_string(), checks(p)])
                         .collect();
-                    print!("{}", table(&["NAME", "CHECKS"], &rows));
+                    out!("{}", table(&["NAME", "CHECKS"], &rows))?;
                 }
             }
         }

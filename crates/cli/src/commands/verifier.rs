@@ -1,6 +1,7 @@
 //! `trustcloud verifier`: the registrar and verifier with the REST API over
 //! mutual TLS (crates/verifier), and `verifier issue-cert` for agents.
 
+use crate::stdout::outln;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -127,15 +128,15 @@ fn issue_cert(a: IssueArgs) -> anyhow::Result<()> {
     pki.ensure(&[])
         .with_context(|| format!("PKI in {}", pki.dir().display()))?;
     let files = pki.issue_agent_cert(&a.agent)?;
-    println!("certificate: {}", files.cert.display());
-    println!("key:         {}", files.key.display());
-    println!("CA:          {}", pki.ca_cert_path().display());
+    outln!("certificate: {}", files.cert.display())?;
+    outln!("key:         {}", files.key.display())?;
+    outln!("CA:          {}", pki.ca_cert_path().display())?;
     if let Some(out) = a.out {
         std::fs::create_dir_all(&out).with_context(|| format!("{}", out.display()))?;
         copy(&files.cert, &out.join("agent.pem"), 0o644)?;
         copy(&files.key, &out.join("agent.key"), 0o600)?;
         copy(&pki.ca_cert_path(), &out.join("ca.pem"), 0o644)?;
-        println!("copied to {} (agent.pem, agent.key, ca.pem)", out.display());
+        outln!("copied to {} (agent.pem, agent.key, ca.pem)", out.display())?;
     }
     Ok(())
 }
@@ -174,18 +175,20 @@ fn serve(a: RunArgs) -> anyhow::Result<()> {
         let running = verifier::start(cfg)
             .await
             .with_context(|| format!("starting the verifier (data dir {})", data.display()))?;
-        println!("trustcloud verifier: API at {}", running.url);
-        println!("  data dir:  {}", data.display());
-        println!(
-            "  operator:  cert {} key {} (CA {})",
+        // The banner is for a person watching; a daemon whose stdout reader
+        // has gone keeps serving (as `up` does).
+        let banner = outln!(
+            "trustcloud verifier: API at {}\n  data dir:  {}\n  operator:  cert {} key {} (CA {})\n  try:       trustcloud node list --data-dir {}",
+            running.url,
+            data.display(),
             running.pki.operator().cert.display(),
             running.pki.operator().key.display(),
-            running.pki.ca_cert_path().display()
-        );
-        println!(
-            "  try:       trustcloud node list --data-dir {}",
+            running.pki.ca_cert_path().display(),
             data.display()
         );
+        if let Err(e) = banner {
+            tracing::debug!("startup banner not shown: {e:#}");
+        }
         let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
             .context("SIGTERM handler")?;
         tokio::select! {

@@ -1,6 +1,7 @@
 //! `trustcloud vtpm`: manage the vTPMs of a running `trustcloud vtpmd`
 //! through its management socket.
 
+use crate::stdout::{out, outln};
 use std::fs::OpenOptions;
 use std::io::{Read, Write};
 use std::os::unix::fs::OpenOptionsExt;
@@ -172,8 +173,7 @@ pub fn run(args: VtpmArgs) -> anyhow::Result<()> {
             if json {
                 return print_json(&list);
             }
-            print_table(&list);
-            Ok(())
+            out!("{}", table_text(&list))
         }
         VtpmCommand::Show { name } => {
             let info: InstanceInfo = client.call_as(&Request::Show { name })?;
@@ -187,7 +187,7 @@ pub fn run(args: VtpmArgs) -> anyhow::Result<()> {
             if json {
                 return print_json(&v);
             }
-            println!("deleted {name}");
+            outln!("deleted {name}")?;
             Ok(())
         }
         VtpmCommand::Export { name, to } => {
@@ -196,10 +196,10 @@ pub fn run(args: VtpmArgs) -> anyhow::Result<()> {
             if json {
                 return print_json(&serde_json::json!({ "exported": name, "file": to }));
             }
-            println!(
+            outln!(
                 "exported {name} to {} (it holds the vTPM's secrets: keep it safe)",
                 to.display()
-            );
+            )?;
             Ok(())
         }
         VtpmCommand::Import { from, name, listen } => {
@@ -236,7 +236,7 @@ fn write_secret(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
 }
 
 fn print_json<T: serde::Serialize + ?Sized>(v: &T) -> anyhow::Result<()> {
-    println!("{}", serde_json::to_string_pretty(v)?);
+    outln!("{}", serde_json::to_string_pretty(v)?)?;
     Ok(())
 }
 
@@ -247,7 +247,8 @@ fn listen_text(i: &InstanceInfo) -> String {
         .unwrap_or_else(|| "-".into())
 }
 
-fn print_table(list: &[InstanceInfo]) {
+/// The `vtpm list` table, one line per vTPM under a header.
+fn table_text(list: &[InstanceInfo]) -> String {
     let rows: Vec<[String; 6]> = list
         .iter()
         .map(|i| {
@@ -274,59 +275,63 @@ fn print_table(list: &[InstanceInfo]) {
             .zip(widths)
             .map(|(c, w)| format!("{c:<w$}"))
             .collect();
-        println!("{}", parts.join("  ").trim_end());
+        format!("{}\n", parts.join("  ").trim_end())
     };
-    line(&header);
+    let mut text = line(&header);
     for r in &rows {
-        line(&r.each_ref().map(String::as_str));
+        text.push_str(&line(&r.each_ref().map(String::as_str)));
     }
     if list.is_empty() {
-        println!("(no vTPMs: create one with `trustcloud vtpm create NAME`)");
+        text.push_str("(no vTPMs: create one with `trustcloud vtpm create NAME`)\n");
     }
+    text
 }
 
 fn print_info(i: &InstanceInfo, json: bool) -> anyhow::Result<()> {
     if json {
         return print_json(i);
     }
-    println!("name:            {}", i.name);
-    println!("status:          {}", i.status);
+    outln!("name:            {}", i.name)?;
+    outln!("status:          {}", i.status)?;
     if let Some(e) = &i.error {
-        println!("error:           {e}");
+        outln!("error:           {e}")?;
     }
-    println!("clients:         {}", i.connections);
-    println!("control socket:  {}", i.control_socket);
+    outln!("clients:         {}", i.connections)?;
+    outln!("control socket:  {}", i.control_socket)?;
     if let Some(l) = &i.listen {
-        println!(
+        outln!(
             "tcp:             {} {} / {} (TPM2TOOLS_TCTI={})",
-            l.protocol, l.first, l.second, l.tcti
-        );
+            l.protocol,
+            l.first,
+            l.second,
+            l.tcti
+        )?;
     }
-    println!("pcr banks:       {}", i.pcr_banks.join(","));
-    println!("created:         {} (unix time)", i.created);
+    outln!("pcr banks:       {}", i.pcr_banks.join(","))?;
+    outln!("created:         {} (unix time)", i.created)?;
     if let Some(d) = &i.state_dir {
-        println!("state:           {}", d);
+        outln!("state:           {}", d)?;
     }
     if let Some(v) = i.state_version {
-        println!("state version:   {v}");
+        outln!("state version:   {v}")?;
     }
     if let Some(src) = &i.incoming {
-        println!("migration:       destination of {src}");
+        outln!("migration:       destination of {src}")?;
     }
     if i.migration_plaintext {
-        println!("migration blobs: IN THE CLEAR (--migration-plaintext)");
+        outln!("migration blobs: IN THE CLEAR (--migration-plaintext)")?;
     }
     for ek in &i.eks {
-        println!("ek {}:", ek.kind);
+        outln!("ek {}:", ek.kind)?;
         if let Some(n) = &ek.name {
-            println!("  name:          {n}");
+            outln!("  name:          {n}")?;
         }
-        println!("  public:        {}", ek.public);
+        outln!("  public:        {}", ek.public)?;
         match (&ek.cert_nv_index, &ek.certificate) {
             (Some(idx), Some(c)) => {
-                println!("  certificate:   NV {idx:#010x}, {} bytes DER", c.len() / 2)
+                outln!("  certificate:   NV {idx:#010x}, {} bytes DER", c.len() / 2)?
             }
-            _ => println!("  certificate:   none"),
+            _ => outln!("  certificate:   none")?,
         }
     }
     Ok(())
