@@ -8,7 +8,7 @@
 //! curve before use.
 
 use crate::constants::curve;
-use crate::crypto::fixed_base::{mul_generator, FixedBase};
+use crate::crypto::fixed_base::{mul_generator, mul_generator_blinded, FixedBase};
 use crate::crypto::CryptoError;
 use elliptic_curve::group::{Curve as _, Group};
 use elliptic_curve::ops::{Invert, LinearCombination, Reduce};
@@ -344,7 +344,10 @@ fn g_ecdsa_sign<C: EcArith, R: CryptoRngCore + ?Sized>(
     let e = ecdsa_e::<C>(digest);
     for _ in 0..MAX_CANDIDATES {
         let k = random_scalar::<C, R>(rng)?;
-        let big_r = mul_generator::<C>(&k);
+        // R = k·G with its one field inversion blinded by a second random
+        // scalar (as k⁻¹ is below).
+        let blind = random_scalar::<C, R>(rng)?;
+        let big_r = mul_generator_blinded::<C>(&k, &blind);
         let r = x_mod_n::<C>(&big_r);
         if bool::from(r.is_zero()) {
             continue;

@@ -71,6 +71,16 @@ pub(crate) trait FixedBase: CurveArithmetic {
     /// k·G in affine form (the identity for k = 0), in constant time with
     /// respect to k. Equal to `mul_by_generator(k)`.
     fn mul_generator(k: &Scalar<Self>) -> Affine<Self>;
+
+    /// k·G as [`FixedBase::mul_generator`], for a caller with a fresh
+    /// uniformly random non-zero `blind`: P-256 then converts to affine
+    /// with a variable-time inversion of Z·blind (see
+    /// `p256::generator::mul_generator_blinded`); the other curves ignore
+    /// it.
+    fn mul_generator_blinded(k: &Scalar<Self>, blind: &Scalar<Self>) -> Affine<Self> {
+        let _ = blind;
+        Self::mul_generator(k)
+    }
 }
 
 /// A curve whose k·G comes from this module's table on the curve crate's
@@ -199,24 +209,48 @@ fixed_base!(p384::NistP384, 5);
 fixed_base!(sm2::Sm2, 5);
 
 impl FixedBase for p256::NistP256 {
-    /// Through our arithmetic; the result is decoded like any outside
-    /// point (on-curve check), so a fault or bug yields the identity —
-    /// refused by every caller — rather than a wrong point.
     fn mul_generator(k: &Scalar<Self>) -> Affine<Self> {
-        let mut repr: [u8; 32] = k.to_repr().into();
-        let p = crate::crypto::p256::generator::mul_generator(&repr);
-        repr.zeroize();
-        p.and_then(|p| {
-            let (x, y) = (p.x.to_be_bytes(), p.y.to_be_bytes());
-            <Self as EcArith>::decode(&x.into(), &y.into())
-        })
-        .unwrap_or(<Affine<Self> as PrimeCurveAffine>::identity())
+        p256_point(k, crate::crypto::p256::generator::mul_generator)
     }
+
+    /// A scalar below n is a field element below p (n < p), as the
+    /// blinded inversion needs.
+    fn mul_generator_blinded(k: &Scalar<Self>, blind: &Scalar<Self>) -> Affine<Self> {
+        let mut b: [u8; 32] = blind.to_repr().into();
+        let p = p256_point(k, |k| {
+            crate::crypto::p256::generator::mul_generator_blinded(k, &b)
+        });
+        b.zeroize();
+        p
+    }
+}
+
+/// k·G through our P-256 arithmetic (`mul`); the result is decoded like
+/// any outside point (on-curve check), so a fault or bug yields the
+/// identity — refused by every caller — rather than a wrong point.
+fn p256_point(
+    k: &Scalar<p256::NistP256>,
+    mul: impl FnOnce(&[u8; 32]) -> Option<crate::crypto::p256::generator::Affine>,
+) -> Affine<p256::NistP256> {
+    let mut repr: [u8; 32] = k.to_repr().into();
+    let p = mul(&repr);
+    repr.zeroize();
+    p.and_then(|p| {
+        let (x, y) = (p.x.to_be_bytes(), p.y.to_be_bytes());
+        <p256::NistP256 as EcArith>::decode(&x.into(), &y.into())
+    })
+    .unwrap_or(<Affine<p256::NistP256> as PrimeCurveAffine>::identity())
 }
 
 /// k·G for any of the curves (see [`FixedBase`]).
 pub(crate) fn mul_generator<C: FixedBase>(k: &Scalar<C>) -> Affine<C> {
     C::mul_generator(k)
+}
+
+/// k·G for any of the curves, `blind` a fresh random non-zero scalar (see
+/// [`FixedBase::mul_generator_blinded`]).
+pub(crate) fn mul_generator_blinded<C: FixedBase>(k: &Scalar<C>, blind: &Scalar<C>) -> Affine<C> {
+    C::mul_generator_blinded(k, blind)
 }
 
 #[cfg(test)]

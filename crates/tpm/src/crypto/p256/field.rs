@@ -236,6 +236,15 @@ impl Fe {
         sq(t, 2).mul(&x1)
     }
 
+    /// a⁻¹ by safegcd (`scalar_inverse`, with p as the modulus): about a
+    /// third of [`Fe::invert`]'s time, but its running time depends on a,
+    /// so only for public values or a value blinded by a fresh random
+    /// factor (`generator::mul_generator_blinded`). `None` for zero.
+    pub fn invert_vartime(&self) -> Option<Fe> {
+        let inverse = super::scalar_inverse::invert_vartime(&self.to_limbs(), &P)?;
+        Fe::from_limbs(inverse)
+    }
+
     /// The value as 32 big-endian octets (SEC 1 v2 §2.3.5).
     pub fn to_be_bytes(self) -> [u8; 32] {
         limbs::to_be(&self.to_limbs())

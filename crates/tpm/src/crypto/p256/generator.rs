@@ -198,6 +198,45 @@ fn table() -> Option<&'static Table> {
 /// k·G for the big-endian 32-octet k (any value below 2²⁵⁶; k ≡ 0 mod n
 /// gives `None`, the identity), as affine coordinates. Constant time in k.
 pub fn mul_generator(k: &[u8; 32]) -> Option<Affine> {
+    let mut acc = mul_projective(k)?;
+    // Z = 0 only for the identity, which a scalar in [1, n − 1] never gives.
+    let z_inv = acc.z.invert();
+    let out = to_affine(&acc, &z_inv);
+    acc.zeroize();
+    out
+}
+
+/// [`mul_generator`] for a caller that has a fresh uniformly random
+/// `blind` in [1, p − 1] (big-endian): Z⁻¹ is (Z·blind)⁻¹·blind, with the
+/// variable-time safegcd inversion. Its running time then depends only on
+/// Z·blind, which is uniform and unrelated to k, so the result costs a
+/// third of the constant-time exponentiation's ~5 µs. A `blind` outside
+/// [1, p − 1] falls back to that exponentiation.
+pub fn mul_generator_blinded(k: &[u8; 32], blind: &[u8; 32]) -> Option<Affine> {
+    let Some(b) = Fe::from_limbs(super::limbs::from_be32(blind)).filter(|b| !b.is_zero()) else {
+        return mul_generator(k);
+    };
+    let mut acc = mul_projective(k)?;
+    let mut zb = acc.z.mul(&b);
+    let out = zb
+        .invert_vartime()
+        .and_then(|inverse| to_affine(&acc, &inverse.mul(&b)));
+    zb.zeroize();
+    acc.zeroize();
+    out
+}
+
+/// (X/Z, Y/Z) given Z⁻¹; `None` for the identity (Z = 0).
+fn to_affine(p: &Projective, z_inv: &Fe) -> Option<Affine> {
+    (!p.z.is_zero()).then(|| Affine {
+        x: p.x.mul(z_inv),
+        y: p.y.mul(z_inv),
+    })
+}
+
+/// k·G in projective form, constant time in k (`None` only if the table
+/// could not be built).
+fn mul_projective(k: &[u8; 32]) -> Option<Projective> {
     let table = table()?;
     // The signed digits, branch-free, as `crypto::fixed_base` recodes
     // (wiped when dropped).
@@ -223,12 +262,5 @@ pub fn mul_generator(k: &[u8; 32]) -> Option<Affine> {
     pick.x.zeroize();
     pick.y.zeroize();
     sum.zeroize();
-    // Z = 0 only for the identity, which a scalar in [1, n − 1] never gives.
-    let z_inv = acc.z.invert();
-    let out = (!acc.z.is_zero()).then(|| Affine {
-        x: acc.x.mul(&z_inv),
-        y: acc.y.mul(&z_inv),
-    });
-    acc.zeroize();
-    out
+    Some(acc)
 }

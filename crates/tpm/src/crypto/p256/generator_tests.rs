@@ -1,6 +1,7 @@
 //! k·G on our arithmetic against the p256 crate's `mul_by_generator`, for
 //! edge scalars (0, 1, n − 1, powers of two, digit patterns that borrow
-//! across every window) and random ones.
+//! across every window) and random ones, with and without the blinded
+//! inversion.
 use elliptic_curve::ops::MulByGenerator;
 use elliptic_curve::sec1::ToEncodedPoint;
 use elliptic_curve::{Field, PrimeField};
@@ -9,14 +10,44 @@ use proptest::prelude::*;
 
 use super::curve::N;
 use super::field::Fe;
-use super::generator::mul_generator;
+use super::generator::{mul_generator, mul_generator_blinded, Affine};
 use super::limbs;
 
+/// Blinding factors: small, the largest valid, and some others; 0 and p
+/// itself are outside [1, p − 1] and take the constant-time path.
+const BLINDS: [[u64; 4]; 5] = [
+    [1, 0, 0, 0],
+    [2, 0, 0, 0],
+    [
+        0xffff_ffff_ffff_fffe,
+        0x0000_0000_ffff_ffff,
+        0,
+        0xffff_ffff_0000_0001,
+    ], // p − 1
+    [
+        0x0123_4567_89ab_cdef,
+        0xfedc_ba98_7654_3210,
+        0x0f0f_0f0f_0f0f_0f0f,
+        0x7777,
+    ],
+    [0; 4],
+];
+
 fn check(k: [u8; 32]) {
+    check_with(k, |k| mul_generator(k));
+    for b in BLINDS {
+        check_with(k, |k| mul_generator_blinded(k, &limbs::to_be(&b)));
+    }
+    check_with(k, |k| {
+        mul_generator_blinded(k, &limbs::to_be(&super::field::P))
+    });
+}
+
+fn check_with(k: [u8; 32], mul: impl Fn(&[u8; 32]) -> Option<Affine>) {
     let s: Option<Scalar> = Scalar::from_repr(k.into()).into();
     let s = s.expect("below n");
     let want = ProjectivePoint::mul_by_generator(&s).to_affine();
-    let got = mul_generator(&k);
+    let got = mul(&k);
     if bool::from(s.is_zero()) {
         assert!(got.is_none(), "0·G is the identity");
         return;
@@ -73,6 +104,25 @@ proptest! {
         let mut k = k;
         k[3] %= N[3];
         check(limbs::to_be(&k));
+    }
+
+    #[test]
+    fn random_scalars_with_random_blinds(k in any::<[u64; 4]>(), b in any::<[u64; 4]>()) {
+        let (mut k, mut b) = (k, b);
+        k[3] %= N[3];
+        b[3] %= super::field::P[3];
+        check_with(limbs::to_be(&k), |k| mul_generator_blinded(k, &limbs::to_be(&b)));
+    }
+
+    #[test]
+    fn vartime_inverse_is_the_constant_time_one(v in any::<[u64; 4]>()) {
+        let mut v = v;
+        v[3] %= super::field::P[3];
+        let x = Fe::from_limbs(v).unwrap();
+        match x.invert_vartime() {
+            Some(inv) => prop_assert_eq!(inv.to_limbs(), x.invert().to_limbs()),
+            None => prop_assert!(limbs::is_zero(&v)),
+        }
     }
 
     #[test]

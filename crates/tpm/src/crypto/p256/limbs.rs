@@ -20,6 +20,18 @@ pub fn from_be(bytes: &[u8]) -> Option<Limbs> {
     Some(out)
 }
 
+/// Exactly 32 big-endian octets as limbs, with no branch on their
+/// values (for secrets; [`from_be`] skips leading zeros).
+pub fn from_be32(bytes: &[u8; 32]) -> Limbs {
+    let mut out = [0u64; 4];
+    for (limb, chunk) in out.iter_mut().rev().zip(bytes.chunks_exact(8)) {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(chunk);
+        *limb = u64::from_be_bytes(word);
+    }
+    out
+}
+
 /// The 32 big-endian octets of `a`.
 pub fn to_be(a: &Limbs) -> [u8; 32] {
     let mut out = [0u8; 32];
