@@ -34,7 +34,7 @@ const BLINDS: [[u64; 4]; 5] = [
 ];
 
 fn check(k: [u8; 32]) {
-    check_with(k, |k| mul_generator(k));
+    check_with(k, mul_generator);
     for b in BLINDS {
         check_with(k, |k| mul_generator_blinded(k, &limbs::to_be(&b)));
     }
