@@ -494,9 +494,21 @@ impl Server {
                 if !self.is_running() {
                     break; // most likely lost the port race: retry
                 }
-                // The control port accepts once swtpm is fully up.
-                if TcpStream::connect_timeout(&self.aux_addr(), Duration::from_millis(200)).is_ok()
-                {
+                // Both ports accept once swtpm is up. A port of the pair
+                // may have been taken by another test's server since it
+                // was picked: then swtpm exits on its failed bind, while
+                // a connection to that port reaches the other server. So
+                // the process must also still be running after both
+                // connections (a refused data connection in CI came from
+                // checking the control port alone).
+                let accepts = |addr: SocketAddr| {
+                    TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok()
+                };
+                if accepts(self.aux_addr()) && accepts(self.addr()) {
+                    thread::sleep(Duration::from_millis(20));
+                    if !self.is_running() {
+                        break;
+                    }
                     self.ready_line =
                         format!("swtpm data=127.0.0.1:{port} control=127.0.0.1:{}", port + 1);
                     return;
