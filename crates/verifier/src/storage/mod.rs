@@ -1018,10 +1018,6 @@ mod tests {
         }
     }
 
-    /// A database written before migration 3 (sweep index on `last_seen`)
-    /// gets its `seen_bucket` filled from `last_seen`: an agent silent since
-    /// then is still found by the sweep, a fresh one is not, and the sweep
-    /// reads the new index.
     /// A round that keeps its place in the sweep index leaves the index's
     /// columns out of the UPDATE (SQLite would rewrite the entry anyway);
     /// one that moves to another bucket or appraisal state sets them, also
@@ -1119,6 +1115,10 @@ mod tests {
         );
     }
 
+    /// A database written before migration 3 (sweep index on `last_seen`)
+    /// gets its `seen_bucket` filled from `last_seen`: an agent silent since
+    /// then is still found by the sweep, a fresh one is not, and the sweep
+    /// reads the new index.
     #[tokio::test]
     async fn migration_3_buckets_existing_rows_for_the_sweep() {
         let dir = tempfile::tempdir().unwrap();
